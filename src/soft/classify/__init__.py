@@ -1,0 +1,1 @@
+"""S.O.F.T. classify domain."""
