@@ -1,0 +1,1 @@
+"""Scoring of a run against the simulator ground truth."""

@@ -1,0 +1,127 @@
+"""Score the events of a simulated run against the simulator's ground truth.
+
+Each ground-truth arrival (one sound reaching one sensor) is matched to that sensor's events
+whose onset, on the sensor's capture clock, falls inside a collar around the expected capture
+time. Unmatched events are false events. The figures are the ones the foundation issue states:
+recall of alert classes near the sensor, false events per sensor-hour, onset error.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from soft.classify import taxonomy
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One sound reaching one sensor, as the simulator knows it."""
+
+    incident: int
+    sensor_id: str
+    class_id: int
+    kind: str
+    expected_ns: int      # arrival on the sensor's capture clock
+    distance_m: float
+    snr_db: float
+    sustained: bool
+
+
+@dataclass(frozen=True)
+class Event:
+    sensor_id: str
+    onset_ns: int
+    class_id: int
+    confidence: float
+    sustained: bool = False
+
+
+@dataclass
+class Match:
+    arrival: Arrival
+    event: Event | None
+
+    @property
+    def correct(self) -> bool:
+        return self.event is not None and self.event.class_id == self.arrival.class_id
+
+    @property
+    def onset_error_s(self) -> float | None:
+        if self.event is None:
+            return None
+        return (self.event.onset_ns - self.arrival.expected_ns) / 1e9
+
+
+@dataclass
+class Score:
+    matches: list[Match]
+    false_events: list[Event]
+    sensor_hours: float
+    by_incident: dict[int, list[Match]] = field(default_factory=dict)
+
+    def recall(self, max_distance_m: float = 150.0, min_snr_db: float = 6.0,
+               classes: Iterable[int] | None = None) -> tuple[float, int]:
+        """Fraction of qualifying arrivals detected with the right class, and their number."""
+        wanted = set(classes) if classes is not None else set(taxonomy.police_ids())
+        pool = [m for m in self.matches if m.arrival.class_id in wanted
+                and m.arrival.distance_m <= max_distance_m and m.arrival.snr_db >= min_snr_db]
+        if not pool:
+            return float('nan'), 0
+        return sum(m.correct for m in pool) / len(pool), len(pool)
+
+    def onset_errors_s(self, min_snr_db: float = 10.0, impulsive_only: bool = True) -> np.ndarray:
+        errs = [m.onset_error_s for m in self.matches
+                if m.event is not None and m.arrival.snr_db >= min_snr_db
+                and not m.event.sustained
+                and (not impulsive_only or taxonomy.by_id(m.arrival.class_id).impulsive
+                     or m.arrival.class_id == 0)]
+        return np.asarray([e for e in errs if e is not None], dtype=float)
+
+    def false_per_sensor_hour(self, police_only: bool = False) -> float:
+        evs = [e for e in self.false_events
+               if not police_only or taxonomy.by_id(e.class_id).police]
+        return len(evs) / self.sensor_hours if self.sensor_hours > 0 else float('nan')
+
+
+def score(arrivals: Sequence[Arrival], events: Sequence[Event], sensor_hours: float,
+          collar_s: float = 0.5, sustained_collar_s: float = 3.0) -> Score:
+    """Greedy one-to-one matching per sensor, nearest onset first.
+
+    Sustained sounds (sirens, drills) are reported by periodic classification, so their events
+    may come seconds after the onset: they get a wider collar and every event inside the
+    sound's span counts as that sound, not as a false event.
+    """
+    by_sensor: dict[str, list[Event]] = defaultdict(list)
+    for ev in events:
+        by_sensor[ev.sensor_id].append(ev)
+    used: set[int] = set()
+    matches: list[Match] = []
+    for arr in sorted(arrivals, key=lambda a: a.expected_ns):
+        collar = int((sustained_collar_s if arr.sustained else collar_s) * 1e9)
+        best, best_err = None, None
+        for ev in by_sensor.get(arr.sensor_id, ()):
+            if id(ev) in used:
+                continue
+            err = ev.onset_ns - arr.expected_ns
+            if -int(collar_s * 1e9) <= err <= collar:
+                key = (ev.class_id != arr.class_id, abs(err))
+                if best is None or key < best_err:
+                    best, best_err = ev, key
+        if best is not None:
+            used.add(id(best))
+        matches.append(Match(arr, best))
+    # Extra events inside any arrival's span (same sensor) are repeats, not false alarms.
+    spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for arr in arrivals:
+        span = int((sustained_collar_s + (10.0 if arr.sustained else 0.0)) * 1e9)
+        spans[arr.sensor_id].append((arr.expected_ns - int(collar_s * 1e9),
+                                     arr.expected_ns + span))
+    false_events = [ev for ev in events if id(ev) not in used and not any(
+        lo <= ev.onset_ns <= hi for lo, hi in spans.get(ev.sensor_id, ()))]
+    by_incident: dict[int, list[Match]] = defaultdict(list)
+    for m in matches:
+        by_incident[m.arrival.incident].append(m)
+    return Score(matches, false_events, sensor_hours, dict(by_incident))
