@@ -1,1 +1,5 @@
-"""S.O.F.T. site domain."""
+"""S.O.F.T. site domain: the validated site file (WGS84) and its view in the `map` frame."""
+from .load import load_site
+from .site import Site
+
+__all__ = ['Site', 'load_site']
