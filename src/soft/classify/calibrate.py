@@ -1,0 +1,140 @@
+"""Calibration and decision thresholds, chosen on validation data and shipped in the model.
+
+A confidence in an AcousticEvent must mean something to the alert policy, so the exported
+probabilities are temperature-scaled (Guo et al. 2017), and each class gets the lowest
+threshold that keeps its precision (and its false alarms on long background streams) within
+budget. The decision rule that goes with these thresholds: a window is class ``c`` when ``c``
+is the argmax and ``p[c] >= threshold[c]``; otherwise it is background.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64) / float(temperature)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    p = softmax(logits, temperature)
+    return float(-np.mean(np.log(p[np.arange(len(labels)), labels] + 1e-12)))
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray,
+                    lo: float = 0.25, hi: float = 10.0) -> float:
+    """Temperature minimising validation NLL (golden-section search on log T).
+
+    One scalar cannot change the argmax, so accuracy is untouched; only confidences move.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if logits.ndim != 2 or len(logits) != len(labels) or len(labels) == 0:
+        raise ValueError(f'logits {logits.shape} and labels {labels.shape} do not match')
+    a, b = np.log(lo), np.log(hi)
+    g = (np.sqrt(5) - 1) / 2
+    c, d = b - g * (b - a), a + g * (b - a)
+    for _ in range(60):
+        if nll(logits, labels, np.exp(c)) < nll(logits, labels, np.exp(d)):
+            b, d = d, c
+            c = b - g * (b - a)
+        else:
+            a, c = c, d
+            d = a + g * (b - a)
+    return float(np.exp((a + b) / 2))
+
+
+def decide(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Apply the shipped decision rule: argmax if it clears its threshold, else background."""
+    probs = np.asarray(probs)
+    top = probs.argmax(axis=1)
+    ok = probs[np.arange(len(top)), top] >= np.asarray(thresholds)[top]
+    return np.where(ok, top, 0)
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """One class's threshold and what it achieved on validation."""
+
+    class_id: int
+    threshold: float
+    precision: float
+    recall: float
+    false_alarms_per_hour: float
+    met_target: bool
+
+
+def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
+                      background_probs: np.ndarray | None = None,
+                      background_hours: float = 0.0,
+                      target_precision: float = 0.9, max_fa_per_hour: float = 2.0,
+                      floor: float = 0.3, ceiling: float = 0.99
+                      ) -> list[ThresholdChoice]:
+    """Per class, the lowest threshold meeting the precision and false-alarm budgets.
+
+    ``background_probs`` are windows of long background-only streams (every window treated
+    as a candidate, an upper bound on what the onset detector would submit), lasting
+    ``background_hours`` in all. A class that cannot meet both budgets gets the threshold
+    with the best F1 under the false-alarm budget, and ``met_target`` is False.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels)
+    top = probs.argmax(axis=1)
+    bg_top = bg_p = None
+    if background_probs is not None and len(background_probs):
+        bg = np.asarray(background_probs, dtype=np.float64)
+        bg_top, bg_p = bg.argmax(axis=1), bg.max(axis=1)
+    grid = np.round(np.arange(floor, ceiling + 1e-9, 0.01), 2)
+    out = [ThresholdChoice(0, 0.0, float('nan'), float('nan'), 0.0, True)]
+    for c in range(1, n_classes):
+        pc = probs[:, c]
+        is_c = labels == c
+        rows = []
+        for t in grid:
+            pred = (top == c) & (pc >= t)
+            tp = int(np.sum(pred & is_c))
+            fp = int(np.sum(pred & ~is_c))
+            prec = tp / (tp + fp) if tp + fp else 1.0
+            rec = tp / int(is_c.sum()) if is_c.any() else 0.0
+            fa = 0.0
+            if bg_top is not None and background_hours > 0:
+                fa = float(np.sum((bg_top == c) & (bg_p >= t))) / background_hours
+            rows.append((float(t), prec, rec, fa))
+        ok = [r for r in rows if r[1] >= target_precision and r[3] <= max_fa_per_hour
+              and r[2] > 0]
+        if ok:
+            t, prec, rec, fa = ok[0]
+            out.append(ThresholdChoice(c, t, prec, rec, fa, True))
+            continue
+        within = [r for r in rows if r[3] <= max_fa_per_hour] or rows[-1:]
+        t, prec, rec, fa = max(within, key=lambda r: (2 * r[1] * r[2] / (r[1] + r[2])
+                                                       if r[1] + r[2] else 0.0, r[0]))
+        out.append(ThresholdChoice(c, t, prec, rec, fa, False))
+    return out
+
+
+def confusion(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Confusion counts, rows = true class, columns = decided class."""
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (np.asarray(true, dtype=np.int64), np.asarray(pred, dtype=np.int64)), 1)
+    return m
+
+
+def per_class(conf: np.ndarray) -> list[dict[str, float]]:
+    """Precision, recall and support per class from a confusion matrix (NaN when undefined)."""
+    rows = []
+    for c in range(conf.shape[0]):
+        tp = conf[c, c]
+        support = int(conf[c].sum())
+        predicted = int(conf[:, c].sum())
+        rows.append({
+            'precision': float(tp / predicted) if predicted else float('nan'),
+            'recall': float(tp / support) if support else float('nan'),
+            'support': support,
+            'predicted': predicted,
+        })
+    return rows

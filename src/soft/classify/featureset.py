@@ -1,0 +1,292 @@
+"""Training and validation windows as log-mel features, built once and cached on disk.
+
+Features come from :func:`soft.audio.features.logmel` only, the same function the detector
+runs, so training and inference cannot drift. The cache holds features (float16) and labels,
+never audio, and its key covers the recipe, the feature configuration, the manifests and the
+source code of the generators, so editing a generator rebuilds what depends on it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from soft.audio.features import FeatureConfig, logmel
+from soft.classify import taxonomy
+from soft.classify.dataset import ClipRecord, crop, onsets
+from soft.classify.mixing import (MixConfig, background_crop, log_uniform, loud_power,
+                                  mix_at_snr, place, to_full_scale)
+
+FORMAT_VERSION = 3
+P_REF = 20e-6
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How many windows of each kind a feature set holds, and how they are drawn."""
+
+    per_alert_class: int = 500
+    per_negative_kind: int = 110
+    background_windows: int = 1200
+    real_crops_per_clip: int = 3
+    real_min_windows_per_label: int = 36
+    real_mixed_probability: float = 0.7
+    real_snr_db: tuple[float, float] = (0.0, 25.0)
+    real_clean_level_db: tuple[float, float] = (60.0, 100.0)
+    background_pool_s: float = 180.0
+    sustained_mid_probability: float = 0.4
+    mix: MixConfig = field(default_factory=MixConfig)
+
+    def scaled(self, factor: float) -> 'Recipe':
+        """The same recipe with every count multiplied (for quick runs and tests)."""
+        def s(n: int) -> int:
+            return max(1, int(round(n * factor)))
+        return Recipe(s(self.per_alert_class), s(self.per_negative_kind),
+                      s(self.background_windows), max(1, self.real_crops_per_clip),
+                      s(self.real_min_windows_per_label), self.real_mixed_probability,
+                      self.real_snr_db, self.real_clean_level_db,
+                      max(10.0, self.background_pool_s * min(1.0, factor * 4)),
+                      self.sustained_mid_probability, self.mix)
+
+
+@dataclass
+class FeatureSet:
+    """Windows [N, n_mels, frames] (float16 in memory too), labels and where each came from."""
+
+    x: np.ndarray
+    y: np.ndarray
+    origin: np.ndarray  # 'synthetic' | 'negative' | 'background' | 'real'
+    name: np.ndarray    # generator kind or manifest path
+
+    def __len__(self) -> int:
+        return int(self.y.size)
+
+    def subset(self, mask: np.ndarray) -> 'FeatureSet':
+        return FeatureSet(self.x[mask], self.y[mask], self.origin[mask], self.name[mask])
+
+    @staticmethod
+    def concat(parts: Iterable['FeatureSet']) -> 'FeatureSet':
+        parts = [p for p in parts if len(p)]
+        return FeatureSet(np.concatenate([p.x for p in parts]),
+                          np.concatenate([p.y for p in parts]),
+                          np.concatenate([p.origin for p in parts]),
+                          np.concatenate([p.name for p in parts]))
+
+
+def _pack(windows: list[np.ndarray], labels: list[int], origin: list[str],
+          names: list[str], fcfg: FeatureConfig) -> FeatureSet:
+    if windows:
+        x = np.stack([logmel(w, fcfg) for w in windows]).astype(np.float16)
+    else:
+        x = np.zeros((0, fcfg.n_mels, fcfg.window_frames), dtype=np.float16)
+    if x.shape[1:] != (fcfg.n_mels, fcfg.window_frames):
+        raise RuntimeError(f'feature windows have shape {x.shape[1:]}, expected '
+                           f'{(fcfg.n_mels, fcfg.window_frames)}')
+    return FeatureSet(x, np.asarray(labels, dtype=np.int64), np.asarray(origin, dtype='U10'),
+                      np.asarray(names, dtype='U120'))
+
+
+def background_pool(seconds: float, rng: np.random.Generator, sample_rate: int,
+                    chunk_s: float = 30.0) -> list[np.ndarray]:
+    """Streams of urban background (Pa) from the simulator's generator, in memory."""
+    from soft.sim.background import generate_background
+
+    pool, left = [], seconds
+    while left > 0:
+        dur = min(chunk_s, max(left, 2.0))
+        pool.append(np.asarray(generate_background(dur, rng, sample_rate), dtype=np.float32))
+        left -= dur
+    return pool
+
+
+def _synth_window(kind: str, rng: np.random.Generator, pool: list[np.ndarray],
+                  fcfg: FeatureConfig, recipe: Recipe) -> tuple[np.ndarray, int]:
+    from soft.sim.sources import synthesize
+
+    src = synthesize(kind, rng, sample_rate=fcfg.sample_rate)
+    n = fcfg.window_samples()
+    mix = recipe.mix
+    event = propagate(np.asarray(src.samples, dtype=np.float64), fcfg.sample_rate,
+                      log_uniform(rng, *mix.distance_m))
+    onset = int(src.onset_index)
+    pre = int(rng.uniform(*mix.pre_onset_s) * fcfg.sample_rate)
+    if src.level_type == 'leq' and rng.random() < recipe.sustained_mid_probability \
+            and event.size - onset > 2 * n:
+        # a sustained sound is re-classified while it lasts: windows from its middle too
+        pre = -int(rng.integers(0, event.size - onset - n))
+    win = place(event, onset, n, pre)
+    bg = background_crop(pool, n, rng) * 10 ** (rng.uniform(*mix.background_gain_db) / 20)
+    x = mix_at_snr(win, bg, float(rng.uniform(*mix.snr_db)), fcfg.sample_rate)
+    y, _ = to_full_scale(x, rng, mix)
+    return y, int(src.class_id)
+
+
+def propagate(x: np.ndarray, sample_rate: int, distance_m: float) -> np.ndarray:
+    """Spherical spreading and air absorption over ``distance_m`` (Pa at 1 m in, Pa out).
+
+    Uses the simulator's propagation model when it offers one, so a far gunshot loses its
+    crack in training as it does in the simulated district.
+    """
+    try:
+        from soft.sim.propagation import air_absorption_filter
+    except ImportError:
+        return x / max(distance_m, 1.0)
+    return np.asarray(air_absorption_filter(x, sample_rate, distance_m), dtype=np.float64) \
+        / max(distance_m, 1.0)
+
+
+def synthetic_set(kinds: dict[str, int], per_kind: dict[str, int], pool: list[np.ndarray],
+                  rng: np.random.Generator, fcfg: FeatureConfig, recipe: Recipe,
+                  origin: str, progress: Callable[[int], None] | None = None) -> FeatureSet:
+    """Generated events of each kind in background; negatives get label 0."""
+    windows, labels, names = [], [], []
+    for kind in sorted(per_kind):
+        for _ in range(per_kind[kind]):
+            w, cid = _synth_window(kind, rng, pool, fcfg, recipe)
+            if cid != kinds[kind]:
+                raise RuntimeError(f'generator {kind!r} returned class {cid}, '
+                                   f'expected {kinds[kind]}')
+            windows.append(w)
+            labels.append(cid)
+            names.append(kind)
+            if progress:
+                progress(1)
+    return _pack(windows, labels, [origin] * len(labels), names, fcfg)
+
+
+def background_set(count: int, pool: list[np.ndarray], rng: np.random.Generator,
+                   fcfg: FeatureConfig, recipe: Recipe) -> FeatureSet:
+    """Background-only windows (label 0) at random gains and sensitivities."""
+    n = fcfg.window_samples()
+    windows = []
+    for _ in range(count):
+        bg = background_crop(pool, n, rng) * 10 ** (rng.uniform(*recipe.mix.background_gain_db)
+                                                    / 20)
+        windows.append(to_full_scale(bg, rng, recipe.mix)[0])
+    return _pack(windows, [0] * count, ['background'] * count, ['background'] * count, fcfg)
+
+
+def real_window(x: np.ndarray, rng: np.random.Generator, fcfg: FeatureConfig,
+                recipe: Recipe, pool: list[np.ndarray] | None, impulsive: bool,
+                mixed: bool, onset_rank: int | None = None, pre_s: float | None = None
+                ) -> np.ndarray:
+    """One crop of a real clip with an onset inside, optionally mixed into background.
+
+    Real clips are treated as pressure of unknown scale: mixed ones are scaled to an SNR
+    over the (calibrated) background, clean ones to a plausible street level.
+    """
+    n = fcfg.window_samples()
+    sr = fcfg.sample_rate
+    cands = onsets(x, sr)
+    rank = onset_rank if onset_rank is not None else int(rng.integers(len(cands)))
+    onset = cands[min(rank, len(cands) - 1)]
+    pre = int((pre_s if pre_s is not None else rng.uniform(*recipe.mix.pre_onset_s)) * sr)
+    if not impulsive and pre_s is None and x.size > 2 * n \
+            and rng.random() < recipe.sustained_mid_probability:
+        start = int(rng.integers(0, x.size - n))
+    else:
+        start = onset - pre
+    win = crop(x, start, n).astype(np.float64)
+    win -= win.mean()
+    if mixed and pool:
+        bg = background_crop(pool, n, rng) * 10 ** (rng.uniform(*recipe.mix.background_gain_db)
+                                                    / 20)
+        y = mix_at_snr(win, bg, float(rng.uniform(*recipe.real_snr_db)), sr)
+    else:
+        level = float(rng.uniform(*recipe.real_clean_level_db))
+        p = loud_power(win, sr)
+        y = win * (P_REF * 10 ** (level / 20) / np.sqrt(p)) if p > 0 else win
+    return to_full_scale(y, rng, recipe.mix)[0]
+
+
+def real_set(clips: list[tuple[ClipRecord, np.ndarray]], rng: np.random.Generator,
+             fcfg: FeatureConfig, recipe: Recipe, pool: list[np.ndarray],
+             train: bool) -> FeatureSet:
+    """Windows from real clips; training draws several augmented crops, rare labels more.
+
+    Validation takes one deterministic crop per clip (loudest onset, 0.15 s before it) as
+    recorded, plus one mixed into held-out background at a random SNR.
+    """
+    windows, labels, origin, names = [], [], [], []
+    per_label: dict[str, int] = {}
+    for rec, _ in clips:
+        per_label[rec.label] = per_label.get(rec.label, 0) + 1
+    for rec, x in clips:
+        impulsive = taxonomy.by_id(rec.class_id).impulsive
+        if train:
+            k = max(recipe.real_crops_per_clip,
+                    -(-recipe.real_min_windows_per_label // per_label[rec.label]))
+            for _ in range(k):
+                mixed = rng.random() < recipe.real_mixed_probability
+                windows.append(real_window(x, rng, fcfg, recipe, pool, impulsive, mixed))
+                labels.append(rec.class_id)
+                origin.append('real')
+                names.append(str(rec.path))
+        else:
+            for mixed, tag in ((False, 'real'), (True, 'real_mixed')):
+                windows.append(real_window(x, rng, fcfg, recipe, pool, impulsive, mixed,
+                                           onset_rank=0, pre_s=0.15))
+                labels.append(rec.class_id)
+                origin.append(tag)
+                names.append(str(rec.path))
+    return _pack(windows, labels, origin, names, fcfg)
+
+
+def stream_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, hop_s: float = 0.5
+                   ) -> np.ndarray:
+    """Every window of a long full-scale stream, ``hop_s`` apart (false-alarm estimate)."""
+    feats = logmel(stream_fs, fcfg)
+    step = max(1, int(round(hop_s * fcfg.frame_rate)))
+    starts = range(0, feats.shape[1] - fcfg.window_frames + 1, step)
+    return np.stack([feats[:, s:s + fcfg.window_frames] for s in starts]).astype(np.float16)
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+def source_fingerprint(modules: Iterable[str]) -> str:
+    """Hash of the source files of ``modules`` (packages: every .py under them)."""
+    import importlib.util
+
+    h = hashlib.sha256()
+    for mod in sorted(modules):
+        spec = importlib.util.find_spec(mod)
+        if spec is None or spec.origin is None:
+            h.update(f'{mod}:absent'.encode())
+            continue
+        origin = Path(spec.origin)
+        files = sorted(origin.parent.rglob('*.py')) if origin.name == '__init__.py' \
+            else [origin]
+        for f in files:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cache_key(**parts) -> str:
+    def default(o):
+        if hasattr(o, '__dataclass_fields__'):
+            return asdict(o)
+        return str(o)
+    text = json.dumps({'format': FORMAT_VERSION, **parts}, sort_keys=True, default=default)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def cached(cache_dir: Path | None, name: str, key: str,
+           build: Callable[[], FeatureSet]) -> FeatureSet:
+    """Load ``name`` from the cache when its key matches, else build and store it."""
+    if cache_dir is None:
+        return build()
+    path = Path(cache_dir) / f'{name}-{key}.npz'
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return FeatureSet(z['x'], z['y'], z['origin'], z['name'])
+    fs = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + '.tmp.npz')
+    np.savez(tmp, x=fs.x, y=fs.y, origin=fs.origin, name=fs.name)
+    tmp.replace(path)
+    return fs
