@@ -1,0 +1,48 @@
+"""Gunshots: muzzle blast (Friedlander N-wave) with an optional supersonic bullet crack.
+
+The ground reflection is not baked in: propagation adds it from the real source and
+microphone heights, so the delay between direct and reflected waves is geometric.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Family, Variant
+from .dsp import OVERSAMPLE, band_noise, decimate, exp_env, friedlander, n_wave, pre_roll
+
+
+def _shot(rng: np.random.Generator, fs: int, t_pos: tuple[float, float],
+          crack: bool, noise_db: tuple[float, float] = (-32, -20)) -> tuple[np.ndarray, int]:
+    fsh = fs * OVERSAMPLE
+    pre = pre_roll(fs)
+    n = int(0.3 * fsh)
+    t = (np.arange(n) - pre * OVERSAMPLE) / fsh
+    T = rng.uniform(*t_pos)
+    delay = 0.0
+    x = np.zeros(n)
+    if crack:
+        # the bullet's shock reaches a listener ahead of the muzzle blast
+        dur = rng.uniform(1.5e-4, 3.5e-4)
+        x += rng.uniform(0.3, 0.9) * n_wave(t, dur, rise=rng.uniform(5e-6, 3e-5))
+        delay = rng.uniform(0.8e-3, 6e-3)
+    blast = friedlander(t - delay, T, b=rng.uniform(0.6, 1.6))
+    # burning propellant: a short turbulent noise tail after the blast front
+    tail = band_noise(rng, n, fsh, 200.0, rng.uniform(3000, 7000), order=2)
+    tail *= exp_env(n, fsh, rng.uniform(0.003, 0.02)) * (t >= delay)
+    tail /= np.max(np.abs(tail)) + 1e-12
+    x += blast + 10 ** (rng.uniform(*noise_db) / 20) * tail
+    return decimate(x), pre
+
+
+def _variant(t_pos: tuple[float, float], crack: bool, lo: float, hi: float) -> Variant:
+    return Variant(lambda rng, fs: _shot(rng, fs, t_pos, crack), (lo, hi), 'peak')
+
+
+FAMILY = Family('gunshot', 1, {
+    'pistol_small': _variant((3e-4, 6e-4), False, 138.0, 150.0),
+    'pistol_9mm': _variant((5e-4, 1.0e-3), False, 150.0, 160.0),
+    'revolver_magnum': _variant((7e-4, 1.3e-3), False, 155.0, 165.0),
+    'rifle_556': _variant((6e-4, 1.2e-3), True, 155.0, 165.0),
+    'rifle_762': _variant((9e-4, 1.6e-3), True, 158.0, 165.0),
+    'shotgun_12ga': _variant((1.5e-3, 3.0e-3), False, 150.0, 162.0),
+})
