@@ -48,7 +48,7 @@ class LocalFrame:
     alt0: float
 
     def to_enu(self, lat: ArrayLike, lon: ArrayLike, alt: ArrayLike | None = None) -> np.ndarray:
-        """Map-frame (x, y, z) in metres, shape (..., 3); ``alt=None`` means the origin altitude."""
+        """Map-frame (x, y, z) in metres, shape (..., 3); ``alt=None``: the origin altitude."""
         lat = np.asarray(lat, float)
         lon = np.asarray(lon, float)
         alt = np.full(np.broadcast(lat, lon).shape, self.alt0) if alt is None \

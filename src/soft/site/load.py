@@ -44,9 +44,29 @@ class _Problems:
         raise ConfigError(self.path, self.located.line(loc), field_name(loc), msg)
 
 
+_CACHE: dict[tuple[str, str], Site] = {}
+
+
 def load_site(path: str | Path) -> Site:
-    """Load and validate a site file; raise ``ConfigError`` (file, line, field) on any problem."""
+    """Load and validate a site file; raise ``ConfigError`` (file, line, field) on any problem.
+
+    Every component of a graph loads the same site: a file already loaded with the same bytes
+    returns the same (read-only) ``Site`` instead of parsing a few hundred buildings again.
+    """
     path = Path(path)
+    try:
+        key = (str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest())
+    except OSError:
+        key = None             # load_yaml reports it with the file name
+    if key in _CACHE:
+        return _CACHE[key]
+    site = _load(path)
+    if key is not None and site.sha256 == key[1]:
+        _CACHE[key] = site
+    return site
+
+
+def _load(path: Path) -> Site:
     data, located = load_yaml(path)
     if data is None:
         raise ConfigError(path, None, '', 'file is empty')
@@ -193,9 +213,9 @@ def _check_streets(cfg: SiteConfig, geo: Geometry, problems: _Problems) -> None:
             ok = False
         pair = frozenset((e.from_, e.to))
         if pair in pairs:
+            first = problems.located.line(('streets', 'edges', pairs[pair]))
             problems.add(('streets', 'edges', i), f'second edge between {e.from_!r} and '
-                                                  f'{e.to!r} (first at line '
-                                                  f'{problems.located.line(("streets", "edges", pairs[pair]))})')
+                                                  f'{e.to!r} (first at line {first})')
             ok = False
         pairs[pair] = i
     if not ok or not cfg.streets.nodes:
@@ -223,7 +243,7 @@ def _check_not_in_buildings(cfg: SiteConfig, geo: Geometry, problems: _Problems)
                 b = cfg.buildings[int(k)]
                 roof = geo.ground_z + b.height_m
                 if xyz[i, 2] < roof:
+                    line = problems.located.line(('buildings', int(k)))
                     problems.add((section, i), f'{items[i].id!r} is inside building {b.id!r} '
-                                               f'(line {problems.located.line(("buildings", int(k)))}'
-                                               f') below its {b.height_m:g} m roof')
+                                               f'(line {line}) below its {b.height_m:g} m roof')
                     break
