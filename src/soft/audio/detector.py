@@ -41,7 +41,7 @@ class DetectorConfig:
     """Detector tuning; levels in dB, durations in seconds."""
 
     sensitivity_dbfs: float = -26.0     # dBFS reading of a 94 dB SPL tone
-    min_snr_db: float = 6.0             # onset: band level above its noise floor
+    min_snr_db: float = 8.0             # onset: band level above its noise floor
     onset_rise_db: float = 6.0          # onset: band rise over onset_lag_frames
     onset_lag_frames: int = 3
     onset_bands: int = 8

@@ -83,6 +83,34 @@ class _Resampler:
         return y[off:off + (last - first)].astype(np.float32)
 
 
+def _wav_missing_bytes(path: str | os.PathLike | BinaryIO) -> int:
+    """Bytes the RIFF 'data' chunk announces beyond the end of the file (libsndfile hides it)."""
+    import struct
+    own = isinstance(path, (str, os.PathLike))
+    f = open(path, 'rb') if own else path
+    try:
+        pos = None if own else f.tell()
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(12)
+        offset = 12
+        while offset + 8 <= size:
+            head = f.read(8)
+            if len(head) < 8:
+                return 0
+            cid, length = head[:4], struct.unpack('<I', head[4:])[0]
+            if cid == b'data':
+                return max(0, offset + 8 + length - size)
+            offset += 8 + length + (length & 1)
+            f.seek(offset)
+        return 0
+    finally:
+        if own:
+            f.close()
+        else:
+            f.seek(pos)
+
+
 class FileDriver:
     """Plays a WAV/FLAC file (any rate, any channel count) as if captured from ``start_ns``.
 
@@ -121,6 +149,10 @@ class FileDriver:
         if info.samplerate <= 0 or info.channels <= 0:
             raise self._error(f'invalid header (rate {info.samplerate}, '
                               f'{info.channels} channels)')
+        if info.format in ('WAV', 'WAVEX'):
+            short = _wav_missing_bytes(self.path)
+            if short:
+                raise self._error(f'truncated: the WAV data chunk lacks {short} bytes')
         self.file_rate = int(info.samplerate)
         self.channels = int(info.channels)
         self.frames = int(info.frames)

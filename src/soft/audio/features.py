@@ -152,8 +152,10 @@ def _frame_view(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     count = n_frames(len(samples), cfg)
     if count == 0:
         return np.zeros((0, cfg.win_length), dtype=np.float32)
-    view = np.lib.stride_tricks.sliding_window_view(samples, cfg.win_length)
-    return view[::cfg.hop_length][:count]
+    samples = np.ascontiguousarray(samples)
+    step = samples.strides[0]
+    return np.lib.stride_tricks.as_strided(samples, (count, cfg.win_length),
+                                           (step * cfg.hop_length, step), writeable=False)
 
 
 def _logmel_frames(frames: np.ndarray, cfg: FeatureConfig) -> np.ndarray:

@@ -96,8 +96,10 @@ class NoiseFloorTracker:
             self._groups[self._count % cap] = m
             self._count += 1
         filled = self._groups[:min(self._count, cap)]
-        floor = np.percentile(filled, self.percentile, axis=0)
-        self.floor = float(floor) if self.width is None else floor
+        # Nearest-rank percentile: np.partition is several times cheaper than np.percentile.
+        rank = int(round(self.percentile / 100.0 * (len(filled) - 1)))
+        floor = np.partition(filled, rank, axis=0)[rank]
+        self.floor = float(floor) if self.width is None else floor.copy()
 
     @property
     def ready(self) -> bool:

@@ -25,7 +25,7 @@ _DB = 10.0 / np.log(10.0)
 class OnsetConfig:
     """Onset detection and refinement parameters (dB, seconds)."""
 
-    threshold_db: float = 6.0       # band level above its noise floor
+    threshold_db: float = 8.0       # band level above its noise floor
     rise_db: float = 6.0            # band level above its level lag_frames earlier
     lag_frames: int = 3             # 30 ms: longer than a frame, so the reference is clean
     n_bands: int = 8                # coarse bands (groups of mel bands) tested separately

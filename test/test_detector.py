@@ -1,0 +1,127 @@
+"""Streaming detector end to end: a test model maps a band-limited sound to a class."""
+import numpy as np
+import pytest
+from onnx_fixtures import band_detector_weights, make_test_model
+
+from soft.audio.detector import DetectorConfig, StreamingDetector
+from soft.audio.drivers import NS, AudioBlock
+from soft.audio.features import FeatureConfig
+from soft.classify.inference import Classifier
+
+SR = 16000
+CFG = FeatureConfig()
+T0 = 1_700_000_000_123_456_789          # capture clock of the first sample
+WHISTLE, GLASS = 9, 3
+
+
+@pytest.fixture(scope='module')
+def classifier(tmp_path_factory):
+    w, b = band_detector_weights(CFG, WHISTLE, 2000, 3000)
+    w2, b2 = band_detector_weights(CFG, GLASS, 5000, 7000, contrast_db=2.0)
+    w[:, GLASS], b[GLASS] = w2[:, GLASS], b2[GLASS]
+    path = make_test_model(tmp_path_factory.mktemp('m') / 'band.onnx', CFG, w, b)
+    return Classifier(path, expected=CFG)
+
+
+def _scene(seconds, events, seed=0, noise=0.003):
+    """Noise plus tone clusters: events = [(onset_s, f_lo, f_hi, length_s, decay_s)]."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(int(seconds * SR)) * noise
+    for onset, f_lo, f_hi, length, decay in events:
+        i = int(np.ceil(onset * SR))
+        t = (np.arange(int(length * SR)) + i - onset * SR) / SR
+        s = sum(np.sin(2 * np.pi * f * t + f) for f in np.linspace(f_lo, f_hi, 4))
+        if decay:
+            s = s * np.exp(-t / decay)
+        x[i:i + len(s)] += 0.05 * s
+    return x.astype(np.float32)
+
+
+def _run(det, x, block=1600, t0=T0, skip=()):
+    out = []
+    for k, i in enumerate(range(0, len(x), block)):
+        if k in skip:
+            continue
+        out += det.process(AudioBlock(x[i:i + block], t0 + i * NS // SR, SR))
+    return out
+
+
+def test_band_limited_sound_gives_one_detection_at_the_right_time(classifier):
+    onset = 6.3217391
+    x = _scene(10, [(onset, 2100, 2900, 0.4, 0)])
+    det = StreamingDetector(DetectorConfig(), CFG, classifier)
+    found = _run(det, x)
+    assert len(found) == 1
+    d = found[0]
+    assert d.class_id == WHISTLE and not d.sustained and d.confidence >= 0.5
+    assert abs(d.onset_ns - (T0 + onset * NS)) < 0.5e-3 * NS
+    assert 0 < d.onset_uncertainty_s < 1e-3
+    assert d.duration_s == pytest.approx(0.4, abs=0.05)
+    assert d.level_db_spl > d.noise_floor_db_spl + 15
+    assert det.diagnostics()['events.whistle'] == '1'
+    # Another block size gives the same detection.
+    again = _run(StreamingDetector(DetectorConfig(), CFG, classifier), x, block=517)
+    assert [(e.onset_ns, e.class_id) for e in again] == [(d.onset_ns, d.class_id)]
+
+
+def test_noise_alone_and_other_bands_give_nothing(classifier):
+    x = _scene(12, [(5.0, 300, 600, 0.4, 0)], seed=1)      # low hum: background for the model
+    det = StreamingDetector(DetectorConfig(), CFG, classifier)
+    assert _run(det, x) == []
+    diag = det.diagnostics()
+    assert int(diag['classifier_calls']) >= 1 and diag['events'] == '0'
+
+
+def test_impulsive_repeats_are_rate_limited(classifier):
+    onsets = [4.0, 4.1, 4.2, 4.6, 5.5]                     # glass, 60 ms ringing
+    x = _scene(8, [(t, 5200, 6800, 0.1 if t < 4.5 else 0.3, 0.06) for t in onsets], seed=2)
+    det = StreamingDetector(DetectorConfig(), CFG, classifier)
+    found = _run(det, x)
+    got = [(d.onset_ns - T0) / NS for d in found]
+    assert all(d.class_id == GLASS for d in found)
+    np.testing.assert_allclose(got, [4.0, 4.6, 5.5], atol=1e-3)
+    assert int(det.diagnostics()['rate_limited']) == 2
+
+
+def test_sustained_sound_is_reclassified_periodically(classifier):
+    x = _scene(16, [(3.0, 2100, 2900, 9.0, 0)], seed=3)
+    det = StreamingDetector(DetectorConfig(), CFG, classifier)
+    found = _run(det, x)
+    assert [d.sustained for d in found][:2] == [False, True]
+    first, later = found[0], found[1]
+    assert abs(first.onset_ns - (T0 + 3 * NS)) < NS // 1000
+    # The periodic decision comes >= 5 s later (rate limit) with a coarse, early onset.
+    assert later.class_id == WHISTLE and later.duration_s >= 5.0
+    assert abs(later.onset_ns - (T0 + 3 * NS)) < 0.2 * NS
+
+
+def test_nan_block_is_dropped_and_counted_then_detection_resumes(classifier):
+    onset = 7.25
+    x = _scene(10, [(onset, 2100, 2900, 0.4, 0)], seed=4)
+    x[3 * SR + 5] = np.nan
+    det = StreamingDetector(DetectorConfig(), CFG, classifier)
+    found = _run(det, x)
+    assert det.counters['bad_blocks'] == 1 and 'NaN' in det.last_error
+    assert str(3 * NS + T0) in det.last_error            # names the block
+    assert det.counters['gaps'] == 1
+    assert len(found) == 1 and abs(found[0].onset_ns - (T0 + onset * NS)) < NS // 2000
+
+
+def test_time_gap_and_dropped_frames_reset_cleanly(classifier):
+    onset = 8.5
+    x = _scene(11, [(onset, 2100, 2900, 0.4, 0)], seed=5)
+    det = StreamingDetector(DetectorConfig(), CFG, classifier)
+    found = _run(det, x, skip={30, 31, 32})               # 0.3 s lost by the transport
+    assert det.counters['gaps'] == 1
+    assert len(found) == 1 and abs(found[0].onset_ns - (T0 + onset * NS)) < NS // 2000
+    det.process(AudioBlock(np.zeros(1600, np.float32), T0 + 20 * NS, SR, dropped=160))
+    assert det.counters['dropped_frames'] == 160 and det.counters['gaps'] == 2
+
+
+def test_wrong_rate_block_and_mismatched_classifier_are_refused(classifier, tmp_path):
+    det = StreamingDetector(DetectorConfig(), CFG, classifier)
+    assert det.process(AudioBlock(np.zeros(800, np.float32), T0, 8000)) == []
+    assert 'sample_rate 8000 Hz' in det.last_error
+    other = Classifier(make_test_model(tmp_path / 'o.onnx', FeatureConfig(n_mels=40)))
+    with pytest.raises(ValueError, match='soft.feature.n_mels'):
+        StreamingDetector(DetectorConfig(), CFG, other)
