@@ -92,13 +92,24 @@ def _pack(windows: list[np.ndarray], labels: list[int], origin: list[str],
 
 def background_pool(seconds: float, rng: np.random.Generator, sample_rate: int,
                     chunk_s: float = 30.0) -> list[np.ndarray]:
-    """Streams of urban background (Pa) from the simulator's generator, in memory."""
-    from soft.sim.background import generate_background
+    """Streams of urban background (Pa) from the simulator's generator, in memory.
+
+    Each stream draws its own setting (busy or quiet street, square, park) and weather
+    (some wind, some rain), so the model meets the range of floors a district has.
+    """
+    from soft.sim.background import PROFILES, BackgroundGenerator, Weather
 
     pool, left = [], seconds
+    names = sorted(PROFILES)
     while left > 0:
         dur = min(chunk_s, max(left, 2.0))
-        pool.append(np.asarray(generate_background(dur, rng, sample_rate), dtype=np.float32))
+        weather = Weather(wind_m_s=float(rng.uniform(1.0, 12.0)) if rng.random() < 0.3
+                          else 0.0,
+                          rain_mm_h=float(rng.uniform(0.5, 20.0)) if rng.random() < 0.2
+                          else 0.0)
+        gen = BackgroundGenerator(names[int(rng.integers(len(names)))], sample_rate,
+                                  seed=int(rng.integers(2 ** 31)), weather=weather)
+        pool.append(np.asarray(gen.read(int(dur * sample_rate)), dtype=np.float32))
         left -= dur
     return pool
 
@@ -110,9 +121,9 @@ def _synth_window(kind: str, rng: np.random.Generator, pool: list[np.ndarray],
     src = synthesize(kind, rng, sample_rate=fcfg.sample_rate)
     n = fcfg.window_samples()
     mix = recipe.mix
-    event = propagate(np.asarray(src.samples, dtype=np.float64), fcfg.sample_rate,
-                      log_uniform(rng, *mix.distance_m))
-    onset = int(src.onset_index)
+    dry = np.asarray(src.samples, dtype=np.float64)[:int(src.onset_index) + 5 * n]
+    event, onset = propagate(dry, int(src.onset_index), fcfg.sample_rate,
+                             log_uniform(rng, *mix.distance_m), rng)
     pre = int(rng.uniform(*mix.pre_onset_s) * fcfg.sample_rate)
     if src.level_type == 'leq' and rng.random() < recipe.sustained_mid_probability \
             and event.size - onset > 2 * n:
@@ -125,18 +136,26 @@ def _synth_window(kind: str, rng: np.random.Generator, pool: list[np.ndarray],
     return y, int(src.class_id)
 
 
-def propagate(x: np.ndarray, sample_rate: int, distance_m: float) -> np.ndarray:
-    """Spherical spreading and air absorption over ``distance_m`` (Pa at 1 m in, Pa out).
+def propagate(x: np.ndarray, onset: int, sample_rate: int, distance_m: float,
+              rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """What a street-corner microphone receives of a dry source ``distance_m`` away.
 
-    Uses the simulator's propagation model when it offers one, so a far gunshot loses its
-    crack in training as it does in the simulated district.
+    Uses the simulator's propagation (spreading, ISO 9613-1 air absorption, ground
+    reflection, sometimes diffraction round a building) so a far gunshot loses its crack in
+    training as it does in the simulated district. Returns (samples Pa, onset index).
     """
-    try:
-        from soft.sim.propagation import air_absorption_filter
-    except ImportError:
-        return x / max(distance_m, 1.0)
-    return np.asarray(air_absorption_filter(x, sample_rate, distance_m), dtype=np.float64) \
-        / max(distance_m, 1.0)
+    from soft.sim.propagation import Atmosphere, PathGeometry, propagate as sim_propagate
+
+    src = np.array([0.0, 0.0, rng.uniform(0.3, 2.0)])
+    mic = np.array([distance_m, 0.0, rng.uniform(2.5, 6.0)])
+    direct = float(np.linalg.norm(mic - src))
+    path = None
+    if rng.random() < 0.2:  # heard round a corner
+        path = PathGeometry(direct, direct + float(rng.uniform(0.5, 15.0)), True)
+    atm = Atmosphere(float(rng.uniform(-5.0, 35.0)), float(rng.uniform(20.0, 95.0)))
+    rec = sim_propagate(x, sample_rate, onset, 0.0, src, mic, atm, path=path)
+    y_onset = int(round(rec.arrival_time_s * sample_rate)) - rec.start_sample
+    return np.asarray(rec.samples, dtype=np.float64), y_onset
 
 
 def synthetic_set(kinds: dict[str, int], per_kind: dict[str, int], pool: list[np.ndarray],

@@ -1,0 +1,426 @@
+"""``soft train``: build the data, train the CNN, calibrate, export the ONNX model, report.
+
+One command rebuilds the shipped model from the generators and the shared real clips. It is
+seeded, resumable (a checkpoint per epoch), CPU-only and sized for two cores; features are
+cached so a second run spends its time on training. Figures are reported separately for
+held-out real recordings and for generated validation windows, because only the former say
+how the model hears the real world.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from soft.classify import taxonomy
+
+DEFAULT_OUT = Path('models/soft_classifier.onnx')
+DEFAULT_RUN = Path('runs/train')
+DEFAULT_CACHE = Path('.cache/soft_train')
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog='soft train', description='Train the S.O.F.T. classifier from the sound '
+        'generators and the shared real clips, calibrate it and export it to ONNX.')
+    p.add_argument('--data', type=Path, default=None,
+                   help='folder of the shared real clips (default: $SOFT_DATA_DIR or '
+                   '../shared/data beside the repository)')
+    p.add_argument('--no-real', action='store_true', help='train on generated data only')
+    p.add_argument('--out', type=Path, default=DEFAULT_OUT, help='ONNX model to write')
+    p.add_argument('--run-dir', type=Path, default=DEFAULT_RUN,
+                   help='checkpoints and report.json go here')
+    p.add_argument('--cache', type=Path, default=DEFAULT_CACHE,
+                   help='feature cache folder (features only, never audio)')
+    p.add_argument('--no-cache', action='store_true', help='do not read or write the cache')
+    p.add_argument('--resume', action='store_true', help='continue from the run checkpoint')
+    p.add_argument('--epochs', type=int, default=10)
+    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--lr', type=float, default=3e-3, help='peak learning rate (one-cycle)')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--scale', type=float, default=1.0,
+                   help='multiply every data count (0.05 for a smoke run)')
+    p.add_argument('--val-fraction', type=float, default=0.25,
+                   help='share of each label\'s real clips held out (by source recording)')
+    p.add_argument('--fa-minutes', type=float, default=10.0,
+                   help='minutes of background streams for the false-alarm estimate')
+    p.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    p.add_argument('--target-precision', type=float, default=0.9)
+    p.add_argument('--max-fa-per-hour', type=float, default=2.0,
+                   help='per-class false-alarm budget on background streams')
+    p.add_argument('--version', default=None, help='model version string')
+    p.add_argument('--date', default=None, help='training date for the metadata (YYYY-MM-DD)')
+    p.add_argument('--model-card', type=Path, default=None,
+                   help='also write the model card (and ATTRIBUTION.md beside it)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        train(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f'soft train: {type(exc).__name__}: {exc}', file=sys.stderr)
+        return 2
+    return 0
+
+
+class Progress:
+    """A plain-text progress bar on stderr (one line, rewritten in place)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.t0 = time.perf_counter()
+        self.label, self.total, self.done = '', 0, 0
+
+    def start(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, max(1, total), 0
+        self._t = time.perf_counter()
+        self._draw()
+
+    def step(self, n: int = 1, note: str = '') -> None:
+        self.done += n
+        if self.done == self.total or self.done % max(1, self.total // 50) == 0:
+            self._draw(note)
+
+    def _draw(self, note: str = '') -> None:
+        if self.quiet:
+            return
+        frac = self.done / self.total
+        bar = '#' * int(30 * frac) + '.' * (30 - int(30 * frac))
+        el = time.perf_counter() - self._t
+        eta = el / frac - el if frac > 0 else 0.0
+        sys.stderr.write(f'\r{self.label:<22} [{bar}] {self.done}/{self.total} '
+                         f'{el:5.0f}s eta {eta:4.0f}s {note:<30}')
+        if self.done >= self.total:
+            sys.stderr.write('\n')
+        sys.stderr.flush()
+
+    def log(self, text: str) -> None:
+        if not self.quiet:
+            sys.stderr.write(f'[{time.perf_counter() - self.t0:6.0f}s] {text}\n')
+            sys.stderr.flush()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+def _data(args, fcfg, prog: Progress) -> dict:
+    """Every feature set the run needs (cached), plus the real-clip bookkeeping."""
+    from soft.classify import dataset as ds
+    from soft.classify import featureset as fset
+    from soft.sim.sources import ALERT_KINDS, NEGATIVE_KINDS, synthesize
+
+    recipe = fset.Recipe().scaled(args.scale)
+    val_recipe = fset.Recipe().scaled(args.scale * 0.25)
+    kinds = {k: int(synthesize(k, np.random.default_rng(0), fcfg.sample_rate).class_id)
+             for k in ALERT_KINDS + NEGATIVE_KINDS}
+    fp = fset.source_fingerprint(['soft.sim.sources', 'soft.sim.background',
+                                  'soft.sim.propagation', 'soft.audio.features',
+                                  'soft.classify.featureset', 'soft.classify.mixing',
+                                  'soft.classify.dataset'])
+    cache = None if args.no_cache else args.cache
+    common = dict(features=fcfg.to_metadata(), code=fp, seed=args.seed)
+
+    records, train_clips, val_clips, report = [], [], [], None
+    if not args.no_real:
+        records = ds.load_devset(args.data)
+        train_rec, val_rec = ds.split_by_group(records, args.val_fraction, args.seed)
+        prog.log(f'real clips: {len(records)} in manifests, {len(train_rec)} train / '
+                 f'{len(val_rec)} validation (split by source recording)')
+        train_clips, rep_t = ds.load_clips(train_rec, fcfg.sample_rate)
+        val_clips, rep_v = ds.load_clips(val_rec, fcfg.sample_rate)
+        report = {'loaded': rep_t.loaded + rep_v.loaded,
+                  'skipped': [(str(p), r) for p, r in rep_t.skipped + rep_v.skipped]}
+        for path, reason in report['skipped']:
+            prog.log(f'skipped {path}: {reason}')
+    manifest_hash = fset.cache_key(rows=[(str(r.path), r.label, r.group) for r in records])
+
+    def per_kind(rec: fset.Recipe) -> dict[str, int]:
+        by_class = Counter(kinds[k] for k in ALERT_KINDS)
+        out = {k: -(-rec.per_alert_class // by_class[kinds[k]]) for k in ALERT_KINDS}
+        out.update({k: rec.per_negative_kind for k in NEGATIVE_KINDS})
+        return out
+
+    def build_split(name: str, rec: fset.Recipe, seed_offset: int, clips, train: bool):
+        rng = np.random.default_rng([args.seed, seed_offset])
+        pool_box: list = []
+
+        def pool():
+            if not pool_box:
+                prog.log(f'{name}: generating {rec.background_pool_s:.0f} s of background')
+                pool_box.append(fset.background_pool(rec.background_pool_s, rng,
+                                                     fcfg.sample_rate))
+            return pool_box[0]
+
+        counts = per_kind(rec)
+
+        def synth():
+            prog.start(f'{name}: generated', sum(counts.values()))
+            return fset.synthetic_set(kinds, counts, pool(), rng, fcfg, rec, 'synthetic',
+                                      progress=prog.step)
+
+        key = fset.cache_key(recipe=rec, split=name, **common)
+        parts = [fset.cached(cache, f'{name}-synthetic', key, synth),
+                 fset.cached(cache, f'{name}-background', key,
+                             lambda: fset.background_set(rec.background_windows, pool(),
+                                                         rng, fcfg, rec))]
+        if clips:
+            rkey = fset.cache_key(recipe=rec, split=name, manifests=manifest_hash, **common)
+            parts.append(fset.cached(
+                cache, f'{name}-real', rkey,
+                lambda: fset.real_set(clips, rng, fcfg, rec, pool(), train)))
+        out = fset.FeatureSet.concat(parts)
+        neg = np.isin(out.name, list(NEGATIVE_KINDS))
+        out.origin[neg] = 'negative'
+        return out
+
+    train_set = build_split('train', recipe, 1, train_clips, True)
+    val_set = build_split('val', val_recipe, 2, val_clips, False)
+
+    def streams() -> fset.FeatureSet:
+        from soft.classify.mixing import to_full_scale
+
+        rng = np.random.default_rng([args.seed, 3])
+        n_streams = max(1, int(round(args.fa_minutes / 2)))
+        secs = args.fa_minutes * 60 / n_streams
+        xs = []
+        prog.start('false-alarm streams', n_streams)
+        for _ in range(n_streams):
+            pa = fset.background_pool(secs, rng, fcfg.sample_rate, chunk_s=secs)[0]
+            y, _ = to_full_scale(pa.astype(np.float64), rng, fset.MixConfig(clip_probability=0))
+            xs.append(fset.stream_windows(y, fcfg))
+            prog.step()
+        x = np.concatenate(xs)
+        n = len(x)
+        return fset.FeatureSet(x, np.zeros(n, dtype=np.int64),
+                               np.full(n, 'stream', dtype='U10'),
+                               np.full(n, 'stream', dtype='U120'))
+
+    fa_key = fset.cache_key(minutes=args.fa_minutes, **common)
+    fa_set = fset.cached(cache, 'fa-streams', fa_key, streams) if args.fa_minutes > 0 \
+        else None
+    return {'train': train_set, 'val': val_set, 'fa': fa_set, 'records': records,
+            'train_clips': [r for r, _ in train_clips], 'val_clips': [r for r, _ in val_clips],
+            'load_report': report, 'kinds': kinds, 'recipe': asdict(recipe)}
+
+
+def _logits(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
+    import torch
+
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            xb = torch.from_numpy(np.asarray(x[i:i + batch], dtype=np.float32)[:, None])
+            out.append(model(xb).numpy())
+    return np.concatenate(out) if out else np.zeros((0, taxonomy.NUM_CLASSES), np.float32)
+
+
+def _augment(xb, rng: np.random.Generator):
+    """Cheap feature-domain augmentation: level shift, one time and one frequency mask."""
+    import torch
+
+    n, _, m, t = xb.shape
+    gain = torch.from_numpy(rng.uniform(-0.6, 0.6, (n, 1, 1, 1)).astype(np.float32))
+    xb = xb + gain  # +-2.6 dB in natural-log power
+    floor = xb.amin(dim=(2, 3), keepdim=True)
+    for i in range(n):
+        if rng.random() < 0.5:
+            f0, fw = int(rng.integers(0, m - 8)), int(rng.integers(1, 8))
+            xb[i, :, f0:f0 + fw, :] = floor[i]
+        if rng.random() < 0.3:
+            t0, tw = int(rng.integers(15, t - 10)), int(rng.integers(1, 10))
+            xb[i, :, :, t0:t0 + tw] = floor[i]
+    return xb
+
+
+def _evaluate(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray) -> dict:
+    from soft.classify.calibrate import confusion, decide, per_class
+
+    pred = decide(probs, thresholds)
+    conf = confusion(labels, pred, taxonomy.NUM_CLASSES)
+    return {'n': int(len(labels)), 'accuracy': float(np.mean(pred == labels)) if len(labels)
+            else float('nan'),
+            'argmax_accuracy': float(np.mean(probs.argmax(1) == labels)) if len(labels)
+            else float('nan'),
+            'confusion': conf.tolist(), 'per_class': per_class(conf)}
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Run the whole pipeline; returns the report (also written to run_dir/report.json)."""
+    import torch
+    from torch import nn
+
+    from soft.audio.features import FeatureConfig
+    from soft.classify.calibrate import choose_thresholds, fit_temperature, softmax
+    from soft.classify.export import export_onnx, model_metadata, sha256
+    from soft.classify.model import SoftCNN, count_parameters
+
+    torch.set_num_threads(max(1, args.threads))
+    torch.manual_seed(args.seed)
+    prog = Progress(args.quiet)
+    fcfg = FeatureConfig()
+    data = _data(args, fcfg, prog)
+    tr, va, fa = data['train'], data['val'], data['fa']
+    prog.log(f'train windows: {len(tr)} {dict(Counter(tr.origin.tolist()))}; '
+             f'validation: {len(va)} {dict(Counter(va.origin.tolist()))}')
+
+    xs = tr.x.astype(np.float32)
+    mean = torch.from_numpy(xs.mean(axis=(0, 2)))
+    std = torch.from_numpy(xs.std(axis=(0, 2)))
+    del xs
+    model = SoftCNN(n_mels=fcfg.n_mels, n_classes=taxonomy.NUM_CLASSES)
+    model.set_band_stats(mean, std)
+    counts = np.bincount(tr.y, minlength=taxonomy.NUM_CLASSES).astype(np.float64)
+    weights = np.where(counts > 0, np.sqrt(counts.sum() / (taxonomy.NUM_CLASSES
+                                                           * np.maximum(counts, 1))), 0.0)
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32),
+                                  label_smoothing=0.05)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
+    steps_per_epoch = -(-len(tr) // args.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs,
+                                                steps_per_epoch=steps_per_epoch,
+                                                pct_start=0.2)
+    args.run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = args.run_dir / 'checkpoint.pt'
+    start_epoch, history = 0, []
+    if args.resume and ckpt_path.is_file():
+        ck = torch.load(ckpt_path, weights_only=False)
+        if ck['n_train'] != len(tr) or ck['epochs'] != args.epochs:
+            raise RuntimeError(f'{ckpt_path}: checkpoint is for another run '
+                               f'({ck["n_train"]} windows, {ck["epochs"]} epochs)')
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['opt'])
+        sched.load_state_dict(ck['sched'])
+        start_epoch, history = ck['epoch'], ck['history']
+        prog.log(f'resumed from {ckpt_path} after epoch {start_epoch}')
+    prog.log(f'model: {count_parameters(model)} parameters; class weights '
+             f'{np.round(weights, 2).tolist()}')
+
+    yt = torch.from_numpy(tr.y)
+    for epoch in range(start_epoch, args.epochs):
+        rng = np.random.default_rng([args.seed, 100 + epoch])
+        order = rng.permutation(len(tr))
+        model.train()
+        total, seen = 0.0, 0
+        prog.start(f'epoch {epoch + 1}/{args.epochs}', steps_per_epoch)
+        for b in range(steps_per_epoch):
+            idx = order[b * args.batch_size:(b + 1) * args.batch_size]
+            xb = torch.from_numpy(tr.x[idx].astype(np.float32)[:, None])
+            xb = _augment(xb, rng)
+            opt.zero_grad()
+            loss = loss_fn(model(xb), yt[idx])
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+            seen += len(idx)
+            prog.step(note=f'loss {total / seen:.3f}')
+        synth_mask = va.origin != 'real'
+        lv = _logits(model, va.x[synth_mask])
+        acc = float(np.mean(lv.argmax(1) == va.y[synth_mask]))
+        history.append({'epoch': epoch + 1, 'loss': total / seen, 'val_synthetic_acc': acc})
+        prog.log(f'epoch {epoch + 1}: loss {total / seen:.3f}, generated validation '
+                 f'accuracy {acc:.3f}')
+        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(),
+                    'sched': sched.state_dict(), 'epoch': epoch + 1, 'history': history,
+                    'n_train': len(tr), 'epochs': args.epochs}, ckpt_path)
+
+    # calibration on generated validation + background streams; real clips stay a test set
+    calib = np.isin(va.origin, ['synthetic', 'negative', 'background'])
+    lv = _logits(model, va.x)
+    temperature = fit_temperature(lv[calib], va.y[calib])
+    probs = softmax(lv, temperature)
+    fa_probs = softmax(_logits(model, fa.x), temperature) if fa is not None else None
+    fa_hours = args.fa_minutes / 60.0 if fa is not None else 0.0
+    choices = choose_thresholds(probs[calib], va.y[calib], taxonomy.NUM_CLASSES,
+                                fa_probs, fa_hours, args.target_precision,
+                                args.max_fa_per_hour)
+    thresholds = np.array([c.threshold for c in choices])
+    prog.log(f'temperature {temperature:.3f}; thresholds {np.round(thresholds, 2).tolist()}')
+
+    results = {}
+    for name, mask in (('real', va.origin == 'real'), ('real_mixed', va.origin == 'real_mixed'),
+                       ('generated', calib)):
+        if mask.any():
+            results[name] = _evaluate(probs[mask], va.y[mask], thresholds)
+    if fa_probs is not None:
+        from soft.classify.calibrate import decide
+
+        d = decide(fa_probs, thresholds)
+        results['false_alarms'] = {
+            'windows': int(len(d)), 'hours': fa_hours,
+            'per_hour': float(np.sum(d != 0) / fa_hours),
+            'per_class_per_hour': np.bincount(d, minlength=taxonomy.NUM_CLASSES)[1:]
+            .astype(float).__truediv__(fa_hours).tolist()}
+
+    date = args.date or time.strftime('%Y-%m-%d')
+    version = args.version or f'soft-cnn-{date}-s{args.seed}'
+    trained_on = 'generated' if args.no_real else 'generated+devset'
+    meta = model_metadata(fcfg.to_metadata(), thresholds.tolist(), version, {
+        'soft.temperature': f'{temperature:.6f}',
+        'soft.trained_on': trained_on,
+        'soft.train_date': date,
+        'soft.architecture': f'SoftCNN 4x(conv3x3-bn-relu-maxpool) {count_parameters(model)} '
+                             f'params, per-band normalisation in graph',
+    })
+    real_check = va.x[:16].astype(np.float32)[:, None]
+    export_onnx(model.eval(), temperature, meta, args.out, fcfg.n_mels, fcfg.window_frames,
+                check_inputs=real_check)
+    report = {
+        'version': version, 'date': date, 'model': str(args.out), 'sha256': sha256(args.out),
+        'bytes': args.out.stat().st_size, 'parameters': count_parameters(model),
+        'temperature': temperature, 'thresholds': thresholds.tolist(),
+        'threshold_choice': [asdict(c) for c in choices],
+        'history': history, 'results': results, 'seconds': prog.elapsed(),
+        'command': 'soft train ' + ' '.join(getattr(args, 'argv', []) or []),
+        'train_windows': dict(Counter(tr.origin.tolist())),
+        'train_per_class': np.bincount(tr.y, minlength=taxonomy.NUM_CLASSES).tolist(),
+        'val_windows': dict(Counter(va.origin.tolist())),
+        'real_train_labels': dict(Counter(r.label for r in data['train_clips'])),
+        'real_val_labels': dict(Counter(r.label for r in data['val_clips'])),
+        'load_report': data['load_report'], 'kinds': data['kinds'], 'recipe': data['recipe'],
+        'args': {k: str(v) for k, v in vars(args).items()},
+    }
+    (args.run_dir / 'report.json').write_text(json.dumps(report, indent=1, default=str))
+    if args.model_card is not None:
+        from soft.classify.modelcard import render_attribution, render_model_card
+
+        args.model_card.write_text(render_model_card(report))
+        (args.model_card.parent / 'ATTRIBUTION.md').write_text(
+            render_attribution(data['records'], data['train_clips'], data['val_clips']))
+    prog.log(f'wrote {args.out} ({report["bytes"]} bytes) in {prog.elapsed():.0f} s')
+    _print_summary(report)
+    return report
+
+
+def _print_summary(report: dict) -> None:
+    names = [c.name for c in taxonomy.CLASSES]
+    for key, res in report['results'].items():
+        if 'per_class' not in res:
+            continue
+        print(f'\n{key}: {res["n"]} windows, accuracy {res["accuracy"]:.3f} '
+              f'(argmax {res["argmax_accuracy"]:.3f})', file=sys.stderr)
+        for c, row in enumerate(res['per_class']):
+            if row['support'] or row['predicted']:
+                print(f'  {names[c]:<14} P {row["precision"]:.2f} R {row["recall"]:.2f} '
+                      f'n={row["support"]}', file=sys.stderr)
+    fa = report['results'].get('false_alarms')
+    if fa:
+        print(f'\nfalse alarms on background streams: {fa["per_hour"]:.1f} per sensor-hour '
+              f'(every 0.5 s window a candidate)', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
