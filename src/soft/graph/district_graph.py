@@ -46,6 +46,7 @@ def build_simulated_district(site_path: Path | None = None, scenario_path: Path 
     scenario_path = Path(scenario_path or default_scenario())
     site = load_site(site_path)
     simulation = simulation_for_site(site_path, scenario_path, seed=seed, site=site)
+    simulation.scenario_path = scenario_path
     classifier = Classifier(Path(model_path or default_model()), expected=FeatureConfig())
     host = EmbeddedHost()
     run = DistrictRun(host, site, simulation.scenario, simulation, classifier)

@@ -34,7 +34,7 @@ class SensorComponent(Component):
               min=-80.0, max=0.0),
         Param('model_path', '', 'ONNX classifier; empty uses the shipped model.',
               read_only=True),
-        Param('min_snr_db', 6.0, 'Minimum onset rise above the noise floor, dB.',
+        Param('min_snr_db', 8.0, 'Minimum onset rise above the noise floor, dB.',
               min=0.0, max=60.0),
         Param('sustained_period_s', 1.0, 'Period of classification for sustained sounds, s.',
               min=0.2, max=10.0),
@@ -98,7 +98,9 @@ class SensorComponent(Component):
 
             simulation = simulation_for_site(cfg['site_file'] or None,
                                              cfg['scenario_file'] or None, seed=cfg['seed'])
-        index = simulation.mic_index(cfg['sensor_id'])
+        from soft.sim.from_site import mic_index
+
+        index = mic_index(simulation, cfg['sensor_id'])
         return drivers.SimDriver(simulation, index, block_s=cfg['block_s'])
 
     def cleanup(self) -> None:
