@@ -198,7 +198,8 @@ def run_site(args: Any) -> int:
     if args.driver == 'file' and args.file is None:
         raise ValueError('--file is required with --driver file')
     classifier = Classifier(Path(args.model or default_model()), expected=FeatureConfig())
-    host = EmbeddedHost(realtime=True, log=lambda lvl, node, text: print(
+    # The real clock starts at the host's epoch time so stamps are comparable across sites.
+    host = EmbeddedHost(start_ns=time.time_ns(), realtime=True, log=lambda lvl, node, text: print(
         f'[{lvl}] {node}: {text}', file=sys.stderr))
     for sid in ids:
         params: dict[str, Any] = {'sensor_id': sid, 'driver': args.driver,
@@ -216,7 +217,8 @@ def run_site(args: Any) -> int:
                   f'{taxonomy.by_id(msg.class_id).name} {msg.confidence:.2f} '
                   f'{msg.level_db_spl:.0f} dB SPL', flush=True)
     host.tap(None, show)
-    end = int((args.seconds if args.seconds is not None else 10 * 365 * 86400) * NS)
+    end = host.now + int((args.seconds if args.seconds is not None
+                          else 10 * 365 * 86400) * NS)
     try:
         host.run_until(end)
     except KeyboardInterrupt:

@@ -224,6 +224,11 @@ def read_clip(path: Path, sample_rate: int) -> np.ndarray:
 
         g = gcd(int(sr), int(sample_rate))
         x = resample_poly(x, sample_rate // g, int(sr) // g).astype(np.float32)
+    return check_samples(x, sample_rate)
+
+
+def check_samples(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Return ``x`` if it can train or test a model; else ValueError 'reason: detail'."""
     if not np.all(np.isfinite(x)):
         raise ValueError('corrupt: non-finite samples')
     if x.size < MIN_DURATION_S * sample_rate:

@@ -61,6 +61,7 @@ class EmbeddedHost:
         self.published: Counter[str] = Counter()
         self.logs: list[tuple[int, str, str, str]] = []
         self._log = log
+        self._start_ns = int(start_ns)
         self._wall0 = time.monotonic()
 
     # -- building the graph -------------------------------------------------------------
@@ -137,7 +138,7 @@ class EmbeddedHost:
         self.now = max(self.now, end_ns)
 
     def _sleep_until(self, when: int) -> None:
-        target = self._wall0 + when / 1e9
+        target = self._wall0 + (when - self._start_ns) / 1e9
         delay = target - time.monotonic()
         if delay > 0:
             time.sleep(delay)
