@@ -222,6 +222,8 @@ def test_mini_site_api(tmp_path):
         mics[1, 1])
     cam = site.camera('cam01')
     assert cam.yaw_rad == pytest.approx(0.0) and cam.position[2] == 8.0
+    # Heading east, pan +90 (clockwise seen from above) looks south: ENU yaw -90 deg.
+    assert cam.look_yaw_rad(90.0) == pytest.approx(-math.pi / 2)
     assert cam.masks[0].polygon.area == pytest.approx(11.115 * 7.825 / 2, rel=1e-3)
     car, foot = site.patrols()
     assert car.speed_mps == 7.0 and foot.speed_mps == 1.4

@@ -49,6 +49,10 @@ class CameraView:
     masks: tuple[MaskView, ...]
     config: Camera
 
+    def look_yaw_rad(self, pan_deg: float) -> float:
+        """ENU yaw (rad, counter-clockwise from east) the camera looks along at this pan."""
+        return self.yaw_rad - math.radians(pan_deg)
+
 
 @dataclass(frozen=True)
 class DockView:
