@@ -125,6 +125,7 @@ class Site:
 
     @property
     def name(self) -> str:
+        """The site name from the file (logs, dashboard, reports)."""
         return self.config.name
 
     @property
@@ -149,6 +150,7 @@ class Site:
         return [s.id for s in self.config.sensors]
 
     def sensor(self, sensor_id: str) -> Sensor:
+        """The validated sensor entry (calibration, array, background); KeyError if unknown."""
         try:
             return self.config.sensors[self._sensor_index[sensor_id]]
         except KeyError:
@@ -159,6 +161,7 @@ class Site:
         return self._geo.sensor_xyz.copy()
 
     def sensor_position(self, sensor_id: str) -> np.ndarray:
+        """(3,) map-frame position of one sensor; KeyError if unknown."""
         self.sensor(sensor_id)
         return self._geo.sensor_xyz[self._sensor_index[sensor_id]].copy()
 
@@ -179,9 +182,11 @@ class Site:
     # -- cameras, drones, patrols, zones ---------------------------------------------------
 
     def camera_ids(self) -> list[str]:
+        """Camera ids in file order (the row order of ``camera_positions``)."""
         return [c.id for c in self.config.cameras]
 
     def camera(self, camera_id: str) -> CameraView:
+        """One camera in the map frame; KeyError if unknown."""
         try:
             i = self._camera_index[camera_id]
         except KeyError:
@@ -193,6 +198,7 @@ class Site:
         return self._geo.camera_xyz.copy()
 
     def cameras(self) -> list[CameraView]:
+        """All cameras in the map frame, with their privacy masks, in file order."""
         out = []
         for i, c in enumerate(self.config.cameras):
             masks = tuple(MaskView(m.id, self._geo.masks[i][j], m.height_range_m, m.pan_deg,
@@ -203,6 +209,7 @@ class Site:
         return out
 
     def drone_docks(self) -> list[DockView]:
+        """Docks in the map frame (z = pad height) with their drones, in file order."""
         return [DockView(d.id, self._geo.dock_xyz[i].copy(), tuple(d.drones), d)
                 for i, d in enumerate(self.config.drone_docks)]
 
@@ -211,10 +218,12 @@ class Site:
         return {k: v.copy() for k, v in self._geo.base_xyz.items()}
 
     def patrols(self) -> list[PatrolView]:
+        """Patrols with their start positions (ground level) and speeds, in file order."""
         return [PatrolView(p.id, p.kind, self._geo.patrol_xyz[i].copy(), p.speed, p.base, p)
                 for i, p in enumerate(self.config.patrols)]
 
     def no_fly_zones(self) -> list[ZoneView]:
+        """No-fly zones as map-frame polygons with their closed height range."""
         return [ZoneView(z.id, self._geo.zones[i], z.height_range_m, z)
                 for i, z in enumerate(self.config.no_fly_zones)]
 
