@@ -12,6 +12,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 M = TypeVar('M', bound=BaseModel)
+# libyaml parses a site file ten times faster than the pure-Python loader.
+_LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 
 
 class ConfigError(ValueError):
@@ -69,8 +71,8 @@ def load_yaml(path: str | Path) -> tuple[Any, Located]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, None, '', f'cannot read: {exc}') from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = _LOADER('').construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, 'problem_mark', None)
         line = mark.line + 1 if mark is not None else None
