@@ -111,10 +111,14 @@ def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
             out.append(ThresholdChoice(c, t, prec, rec, fa, True))
             continue
         within = [r for r in rows if r[3] <= max_fa_per_hour] or rows[-1:]
-        t, prec, rec, fa = max(within, key=lambda r: (2 * r[1] * r[2] / (r[1] + r[2])
-                                                       if r[1] + r[2] else 0.0, r[0]))
+        t, prec, rec, fa = max(within, key=_f1_then_threshold)
         out.append(ThresholdChoice(c, t, prec, rec, fa, False))
     return out
+
+
+def _f1_then_threshold(row: tuple[float, float, float, float]) -> tuple[float, float]:
+    t, prec, rec, _ = row
+    return (2 * prec * rec / (prec + rec) if prec + rec else 0.0, t)
 
 
 def confusion(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,9 @@ def export_onnx(model, temperature: float, metadata: dict[str, str], path: Path,
     wrapped = Calibrated(model, temperature).eval()
     dummy = torch.zeros(1, 1, n_mels, window_frames, dtype=torch.float32)
     buf = io.BytesIO()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter needs no onnxscript; its deprecation notice is noise here
+        warnings.simplefilter('ignore', DeprecationWarning)
         torch.onnx.export(wrapped, (dummy,), buf, opset_version=OPSET,
                           input_names=[INPUT], output_names=[OUTPUT],
                           dynamic_axes={INPUT: {0: 'N'}, OUTPUT: {0: 'N'}},

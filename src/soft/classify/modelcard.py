@@ -35,8 +35,8 @@ def confusion_table(res: dict) -> str:
     head = '| true \\ decided | ' + ' | '.join(str(c) for c in used) + ' |'
     lines = [head, '|---' * (len(used) + 1) + '|']
     for r in used:
-        lines.append(f'| {r} {NAMES[r]} | ' + ' | '.join(str(conf[r][c]) if conf[r][c] else '·'
-                                                      for c in used) + ' |')
+        cells = [str(conf[r][c]) if conf[r][c] else '·' for c in used]
+        lines.append(f'| {r} {NAMES[r]} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 

@@ -1,0 +1,198 @@
+"""Training pipeline: manifests, leak-free split, calibration, and a tiny end-to-end training.
+
+The smoke run trains on a handful of generated windows for one epoch and checks the exported
+ONNX file the way the sensor uses it (through soft.classify.inference.Classifier), and that
+onnxruntime agrees with the torch model rebuilt from the run's checkpoint.
+"""
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from soft.classify import taxonomy
+from soft.classify.calibrate import choose_thresholds, decide, fit_temperature, softmax
+from soft.classify.dataset import (LABEL_MAP, ManifestError, check_samples, default_data_dir,
+                                   group_key, label_to_class, load_clips, load_devset,
+                                   load_manifest, onsets, split_by_group)
+
+DATA = default_data_dir()
+needs_data = pytest.mark.skipif(not (DATA / 'devset' / 'manifest.csv').is_file(),
+                                reason=f'shared dev set not found under {DATA}')
+
+
+@needs_data
+def test_label_map_covers_every_manifest_label():
+    labels = set()
+    for m in ('devset/manifest.csv', 'devset-extra/manifest.csv'):
+        with (DATA / m).open(newline='') as fh:
+            labels |= {row['label'] for row in csv.DictReader(fh)}
+    assert labels, 'manifests are empty'
+    assert labels <= set(LABEL_MAP), f'unmapped labels: {sorted(labels - set(LABEL_MAP))}'
+    assert label_to_class('chainsaw') == taxonomy.by_name('angle_grinder').id
+    assert label_to_class('crackling_fire') == taxonomy.by_name('crackling').id
+    assert label_to_class('crying_baby') == taxonomy.BACKGROUND
+
+
+def test_unmapped_label_is_an_error_naming_row(tmp_path):
+    m = tmp_path / 'manifest.csv'
+    m.write_text('path,label,source_repo,license,attribution\n'
+                 'a/x.flac,gunshot,r,CC0-1.0,someone\n'
+                 'a/y.flac,kazoo,r,CC0-1.0,someone\n')
+    with pytest.raises(ManifestError, match=r'manifest.csv:3: label:.*kazoo'):
+        load_manifest(m)
+    m.write_text('path,label,licence\nx.flac,gunshot,CC0\n')
+    with pytest.raises(ManifestError, match='missing column'):
+        load_manifest(m)
+
+
+def test_group_keys_tie_takes_and_shared_sources():
+    assert group_key('esc10/dog/1-19898-A-0.flac') == group_key('esc10/dog/2-19898-B-0.flac')
+    assert group_key('esc10/dog/1-19898-A-0.flac') != group_key('esc10/dog/1-19899-A-0.flac')
+    takes = ('crackling/ms_fireworkspop_inspectorj_410350_1.flac',
+             'crackling/ms_fireworkspop_inspectorj_410350_3.flac')
+    assert group_key(takes[0]) == group_key(takes[1])
+    assert group_key('scream/cdda_scream_f_timkahn_631835.flac') == \
+        group_key('scream/cdda_scream_m_timkahn_631835.flac')
+    assert group_key('sesa/gunshot/gunshot_012.flac') == group_key('sesa/gunshot/gunshot_019.flac')
+    assert group_key('sesa/gunshot/gunshot_012.flac') != group_key('sesa/gunshot/gunshot_020.flac')
+    assert group_key('other/ms_laugh_antumdeluge.flac') == 'name:ms_laugh_antumdeluge'
+
+
+@needs_data
+def test_split_never_leaks_a_source_recording():
+    records = load_devset(DATA)
+    train, val = split_by_group(records, 0.25, seed=3)
+    assert len(train) + len(val) == len(records)
+    assert {r.group for r in train}.isdisjoint({r.group for r in val})
+    by_label = defaultdict(lambda: [0, 0])
+    for r in train:
+        by_label[r.label][0] += 1
+    for r in val:
+        by_label[r.label][1] += 1
+    for label, (n_train, n_val) in by_label.items():
+        assert n_val >= 1, f'{label}: nothing held out'
+        if n_train + n_val >= 20:
+            assert 0.1 <= n_val / (n_train + n_val) <= 0.45, (label, n_train, n_val)
+    # same seed, same split; another seed, another split
+    again = split_by_group(records, 0.25, seed=3)[1]
+    assert [r.path for r in again] == [r.path for r in val]
+    assert [r.path for r in split_by_group(records, 0.25, seed=4)[1]] != [r.path for r in val]
+
+
+def test_bad_clips_are_skipped_with_a_reason(tmp_path):
+    with pytest.raises(ValueError, match='^short'):
+        check_samples(np.ones(100, dtype=np.float32), 16000)
+    with pytest.raises(ValueError, match='^silent'):
+        check_samples(np.zeros(16000, dtype=np.float32), 16000)
+    with pytest.raises(ValueError, match='^corrupt'):
+        check_samples(np.full(16000, np.nan, dtype=np.float32), 16000)
+    (tmp_path / 'a').mkdir()
+    (tmp_path / 'a' / 'junk.flac').write_bytes(b'not a flac file at all')
+    (tmp_path / 'manifest.csv').write_text(
+        'path,label,source_repo,license,attribution\n'
+        'a/junk.flac,gunshot,r,CC0-1.0,x\n'
+        'a/gone.flac,siren,r,CC0-1.0,x\n')
+    clips, report = load_clips(load_manifest(tmp_path / 'manifest.csv'), 16000)
+    assert clips == [] and report.loaded == 0
+    assert report.reasons() == {'corrupt': 1, 'missing': 1}
+
+
+def test_onset_finder_puts_the_loudest_attack_first():
+    sr = 16000
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1e-3, 3 * sr).astype(np.float32)
+    x[int(0.7 * sr):int(0.75 * sr)] += 0.05 * rng.normal(size=int(0.05 * sr))
+    x[int(2.1 * sr):int(2.2 * sr)] += 0.5 * rng.normal(size=int(0.1 * sr))
+    found = onsets(x, sr)
+    assert abs(found[0] - 2.1 * sr) <= 0.02 * sr
+    assert any(abs(o - 0.7 * sr) <= 0.02 * sr for o in found[1:])
+    steady = rng.normal(0, 0.1, sr).astype(np.float32)
+    assert len(onsets(steady, sr)) >= 1
+
+
+def test_temperature_scaling_recovers_a_known_temperature():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 3, (4000, 5))
+    p = softmax(logits, 2.0)
+    labels = np.array([rng.choice(5, p=row) for row in p])
+    t = fit_temperature(logits, labels)
+    assert 1.7 < t < 2.3
+    assert np.all(softmax(logits, t).argmax(1) == logits.argmax(1))
+
+
+def test_thresholds_meet_precision_and_false_alarm_budget():
+    rng = np.random.default_rng(2)
+    n = 13
+    labels = np.repeat(np.arange(n), 200)
+    probs = np.full((len(labels), n), 0.01)
+    conf = rng.uniform(0.3, 1.0, len(labels))
+    probs[np.arange(len(labels)), labels] = conf
+    # class 1 is also the argmax of background windows, but with low confidence
+    bg = labels == 0
+    probs[bg, 1] = np.where(rng.random(bg.sum()) < 0.5, 0.6, 0.0)
+    probs[bg, 0] = 0.3
+    probs /= probs.sum(1, keepdims=True)
+    stream = np.full((100, n), 0.01)
+    stream[:, 2] = np.linspace(0.2, 0.95, 100)
+    stream /= stream.sum(1, keepdims=True)
+    ch = choose_thresholds(probs, labels, n, stream, background_hours=1.0,
+                           target_precision=0.9, max_fa_per_hour=5.0)
+    thr = np.array([c.threshold for c in ch])
+    pred = decide(probs, thr)
+    for c in range(1, n):
+        assert ch[c].met_target
+        tp = np.sum((pred == c) & (labels == c))
+        assert tp / max(1, np.sum(pred == c)) >= 0.9
+    assert np.sum(decide(stream, thr) == 2) <= 5
+    assert thr[1] > 0.5 and thr[0] == 0.0
+
+
+def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
+    torch = pytest.importorskip('torch')
+    pytest.importorskip('onnx')
+    import onnxruntime as ort
+
+    from soft.audio.features import FeatureConfig
+    from soft.classify.inference import Classifier
+    from soft.classify.model import Calibrated, SoftCNN
+    from soft.classify.train import main
+
+    out = tmp_path / 'model.onnx'
+    rc = main(['--no-real', '--scale', '0.012', '--epochs', '1', '--fa-minutes', '0.2',
+               '--no-cache', '--quiet', '--out', str(out), '--run-dir', str(tmp_path / 'run'),
+               '--version', 'smoke-1', '--date', '2026-11-24',
+               '--model-card', str(tmp_path / 'MODEL_CARD.md')])
+    assert rc == 0 and out.is_file() and out.stat().st_size < 5 * 1024 * 1024
+
+    cfg = FeatureConfig()
+    clf = Classifier(out, expected=cfg)
+    assert clf.version == 'smoke-1'
+    meta = clf.metadata
+    for key, value in cfg.to_metadata().items():
+        assert meta[key] == value
+    assert meta['soft.classes'].split(',') == [c.name for c in taxonomy.CLASSES]
+    thr = [float(v) for v in meta['soft.thresholds'].split(',')]
+    assert len(thr) == taxonomy.NUM_CLASSES and thr[0] == 0.0
+    assert all(0.0 <= t <= 1.0 for t in thr)
+    temperature = float(meta['soft.temperature'])
+    assert meta['soft.trained_on'] == 'generated'
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(-8.0, 3.0, (7, cfg.n_mels, cfg.window_frames)).astype(np.float32)
+    probs = clf.predict(x)
+    assert probs.shape == (7, taxonomy.NUM_CLASSES)
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
+
+    ck = torch.load(tmp_path / 'run' / 'checkpoint.pt', weights_only=False)
+    model = SoftCNN()
+    model.load_state_dict(ck['model'])
+    with torch.no_grad():
+        want = Calibrated(model, temperature).eval()(torch.from_numpy(x[:, None])).numpy()
+    assert np.max(np.abs(probs - want)) < 1e-4
+    sess = ort.InferenceSession(str(out), providers=['CPUExecutionProvider'])
+    assert sess.get_inputs()[0].name == 'logmel' and sess.get_outputs()[0].name == 'probs'
+    card = (tmp_path / 'MODEL_CARD.md').read_text()
+    assert clf.sha256 in card and 'Generated validation windows' in card
