@@ -104,7 +104,7 @@ class Port:
 
 @dataclass(frozen=True)
 class Timer:
-    """A periodic tick; the period comes from a parameter (seconds) when ``period_param`` is set."""
+    """A periodic tick; the period (s) comes from a parameter when ``period_param`` is set."""
 
     name: str
     period_s: float = 1.0

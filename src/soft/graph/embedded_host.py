@@ -77,27 +77,39 @@ class EmbeddedHost:
         log = Log(lambda level, text, _n=full: self._emit_log(level, _n, text))
         comp = cls(params or {}, Outputs(lambda t, m, _o=outputs: self._publish(_o[t], m),
                                          list(outputs)), log, resources)
+        periods = {}
+        for timer in cls.timers:
+            periods[timer.name] = int(round(cls.timer_period(timer, comp.config) * 1e9))
+            if periods[timer.name] <= 0:
+                raise ValueError(f'{full}: timer {timer.name!r} has a non-positive period')
+        for port in cls.outputs:
+            qos = intent(port.qos)
+            if qos.transient_local:
+                self._latched.setdefault(outputs[port.topic], deque(maxlen=qos.depth))
+        # Start before wiring: a component that fails to start leaves no half-built node
+        # behind to receive messages and ticks.
+        comp.configure()
+        try:
+            comp.activate()
+        except Exception:
+            comp.cleanup()
+            raise
         node = Node(full, namespace, comp, remap)
         for port in cls.inputs:
             topic = resolve(namespace, port.topic, remap)
             node.inputs[topic] = port.topic
             self._subs[topic].append(node)
         self.nodes[full] = node
-        for port in cls.outputs:
-            qos = intent(port.qos)
-            if qos.transient_local:
-                self._latched.setdefault(outputs[port.topic], deque(maxlen=qos.depth))
-        comp.configure()
-        comp.activate()
         for timer in cls.timers:
-            period = int(round(cls.timer_period(timer, comp.config) * 1e9))
-            if period <= 0:
-                raise ValueError(f'{full}: timer {timer.name!r} has a non-positive period')
-            self._schedule(self.now + period, full, timer.name, period)
+            self._schedule(self.now + periods[timer.name], full, timer.name,
+                           periods[timer.name])
         # A late subscriber still gets latched data, as with transient-local QoS.
         for topic in node.inputs:
             for msg in self._latched.get(topic, ()):
                 self._deliver(node, topic, msg)
+        # What starting published (and what latched data caused) is delivered now, at the
+        # same ``now``, rather than at the next tick.
+        self._drain()
         return comp
 
     def tap(self, topic: str | None, fn: Tap) -> None:
@@ -145,11 +157,12 @@ class EmbeddedHost:
 
     def shutdown(self) -> None:
         for node in reversed(list(self.nodes.values())):
-            try:
-                node.component.deactivate()
-                node.component.cleanup()
-            except Exception as exc:  # noqa: BLE001
-                self._fault(node.name, 'shutdown', exc)
+            # Cleanup runs even when deactivate fails: a device must still be closed.
+            for step in (node.component.deactivate, node.component.cleanup):
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001
+                    self._fault(node.name, 'shutdown', exc)
 
     # -- topics ---------------------------------------------------------------------------
     def _publish(self, topic: str, msg: Any) -> None:

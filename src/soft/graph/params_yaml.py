@@ -149,6 +149,27 @@ def check_node_params(cls: type[Component], given: Mapping[str, Any]) -> dict[st
     return out
 
 
+def check_runtime_change(cls: type[Component], changes: Mapping[str, Any],
+                         current: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a run-time parameter change (``ros2 param set``) before ROS applies it.
+
+    Read-only parameters are structural (device, sample rate, ids): refused, they need a
+    restart. Names the component does not declare are left to rclpy (``use_sim_time``).
+    Returns the validated new values; raises ParamError naming the parameter.
+    """
+    out: dict[str, Any] = {}
+    for name, value in changes.items():
+        p = component_param(cls, name)
+        if p is None:
+            continue
+        if p.read_only:
+            raise ParamError(f'parameter {name!r} is read-only: set it at start-up '
+                             '(launch file or params file) and restart the node')
+        out[name] = p.validate(from_ros_value(value))
+    cls.validate_params({**current, **out})
+    return out
+
+
 # -- parameter YAML files -------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from soft.graph import registry
 from soft.graph.component import Component, InputError, Log, Outputs, ParamError, Port
-from soft.graph.params_yaml import component_param, descriptor_spec, from_ros_value
+from soft.graph.params_yaml import check_runtime_change, descriptor_spec, from_ros_value
 from soft.graph.ros_conversions import (ConversionError, HostHealth, from_ros, qos_settings,
                                         ros_import_path, to_ros)
 
@@ -126,20 +126,14 @@ class ComponentHost:
             raise HostError(f'{self.health.node}: {exc}') from None
 
     def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
-        changes: dict[str, Any] = {}
-        for prm in params:
-            p = component_param(self.cls, prm.name)
-            if p is None:
-                continue  # use_sim_time and friends belong to rclpy
-            if p.read_only:
-                return SetParametersResult(
-                    successful=False, reason=f'parameter {p.name!r} is read-only: set it at '
-                    'start-up (launch file or params file)')
-            try:
-                changes[p.name] = p.validate(from_ros_value(prm.value))
-            except ParamError as exc:
-                return SetParametersResult(successful=False, reason=str(exc))
+        current = self.component.config if self.component is not None else {}
+        try:
+            changes = check_runtime_change(self.cls, {p.name: p.value for p in params},
+                                           current)
+        except ParamError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
         if changes and self.component is not None:
+            # Components read their config when they use it; timers are re-armed here.
             self.component.config.update(changes)
             self._restart_timers(set(changes))
             self.node.get_logger().info(
