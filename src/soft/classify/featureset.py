@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -29,8 +30,8 @@ P_REF = 20e-6
 class Recipe:
     """How many windows of each kind a feature set holds, and how they are drawn."""
 
-    per_alert_class: int = 500
-    per_negative_kind: int = 110
+    per_alert_class: int = 400
+    per_negative_kind: int = 90
     background_windows: int = 1200
     real_crops_per_clip: int = 3
     real_min_windows_per_label: int = 36
@@ -158,14 +159,33 @@ def propagate(x: np.ndarray, onset: int, sample_rate: int, distance_m: float,
     return np.asarray(rec.samples, dtype=np.float64), y_onset
 
 
+GENERATOR_RETRIES = 3
+
+
 def synthetic_set(kinds: dict[str, int], per_kind: dict[str, int], pool: list[np.ndarray],
                   rng: np.random.Generator, fcfg: FeatureConfig, recipe: Recipe,
-                  origin: str, progress: Callable[[int], None] | None = None) -> FeatureSet:
-    """Generated events of each kind in background; negatives get label 0."""
+                  origin: str, progress: Callable[[int], None] | None = None,
+                  failures: Counter | None = None) -> FeatureSet:
+    """Generated events of each kind in background; negatives get label 0.
+
+    A generator that raises on one random draw is retried with a fresh draw (up to
+    ``GENERATOR_RETRIES`` times) and counted in ``failures``, so one rare bug in one
+    generator does not throw away an hour of data; a generator failing repeatedly stops the
+    run with its error.
+    """
     windows, labels, names = [], [], []
     for kind in sorted(per_kind):
         for _ in range(per_kind[kind]):
-            w, cid = _synth_window(kind, rng, pool, fcfg, recipe)
+            for attempt in range(GENERATOR_RETRIES + 1):
+                try:
+                    w, cid = _synth_window(kind, rng, pool, fcfg, recipe)
+                    break
+                except (IndexError, ValueError, FloatingPointError, RuntimeError) as exc:
+                    if failures is not None:
+                        failures[f'{kind}: {type(exc).__name__}: {exc}'] += 1
+                    if attempt == GENERATOR_RETRIES:
+                        raise RuntimeError(f'generator {kind!r} failed {attempt + 1} times '
+                                           f'in a row: {exc}') from exc
             if cid != kinds[kind]:
                 raise RuntimeError(f'generator {kind!r} returned class {cid}, '
                                    f'expected {kinds[kind]}')

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+import zlib
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
@@ -152,34 +153,43 @@ def _data(args, fcfg, prog: Progress) -> dict:
         out.update({k: rec.per_negative_kind for k in NEGATIVE_KINDS})
         return out
 
+    failures: Counter = Counter()
+
     def build_split(name: str, rec: fset.Recipe, seed_offset: int, clips, train: bool):
-        rng = np.random.default_rng([args.seed, seed_offset])
         pool_box: list = []
 
         def pool():
             if not pool_box:
                 prog.log(f'{name}: generating {rec.background_pool_s:.0f} s of background')
-                pool_box.append(fset.background_pool(rec.background_pool_s, rng,
-                                                     fcfg.sample_rate))
+                pool_box.append(fset.background_pool(
+                    rec.background_pool_s, np.random.default_rng([args.seed, seed_offset, 0]),
+                    fcfg.sample_rate))
             return pool_box[0]
 
         counts = per_kind(rec)
-
-        def synth():
-            prog.start(f'{name}: generated', sum(counts.values()))
-            return fset.synthetic_set(kinds, counts, pool(), rng, fcfg, rec, 'synthetic',
-                                      progress=prog.step)
-
         key = fset.cache_key(recipe=rec, split=name, **common)
-        parts = [fset.cached(cache, f'{name}-synthetic', key, synth),
-                 fset.cached(cache, f'{name}-background', key,
-                             lambda: fset.background_set(rec.background_windows, pool(),
-                                                         rng, fcfg, rec))]
+        parts = []
+        prog.start(f'{name}: generated', sum(counts.values()))
+        for kind in sorted(counts):
+            # one cache entry and one random stream per kind: a crash or an edit to one
+            # generator costs only that kind
+            def synth(kind=kind):
+                rng = np.random.default_rng([args.seed, seed_offset, zlib.crc32(kind.encode())])
+                return fset.synthetic_set(kinds, {kind: counts[kind]}, pool(), rng, fcfg, rec,
+                                          'synthetic', failures=failures)
+            parts.append(fset.cached(cache, f'{name}-gen-{kind}', key, synth))
+            prog.step(counts[kind], note=kind)
+        parts.append(fset.cached(
+            cache, f'{name}-background', key,
+            lambda: fset.background_set(rec.background_windows, pool(),
+                                        np.random.default_rng([args.seed, seed_offset, 1]),
+                                        fcfg, rec)))
         if clips:
             rkey = fset.cache_key(recipe=rec, split=name, manifests=manifest_hash, **common)
             parts.append(fset.cached(
                 cache, f'{name}-real', rkey,
-                lambda: fset.real_set(clips, rng, fcfg, rec, pool(), train)))
+                lambda: fset.real_set(clips, np.random.default_rng([args.seed, seed_offset, 2]),
+                                      fcfg, rec, pool(), train)))
         out = fset.FeatureSet.concat(parts)
         neg = np.isin(out.name, list(NEGATIVE_KINDS))
         out.origin[neg] = 'negative'
@@ -210,7 +220,10 @@ def _data(args, fcfg, prog: Progress) -> dict:
     fa_key = fset.cache_key(minutes=args.fa_minutes, **common)
     fa_set = fset.cached(cache, 'fa-streams', fa_key, streams) if args.fa_minutes > 0 \
         else None
+    for what, n in failures.items():
+        prog.log(f'generator failure (retried): {what} x{n}')
     return {'train': train_set, 'val': val_set, 'fa': fa_set, 'records': records,
+            'generator_failures': dict(failures),
             'train_clips': [r for r, _ in train_clips], 'val_clips': [r for r, _ in val_clips],
             'load_report': report, 'kinds': kinds, 'recipe': asdict(recipe)}
 
@@ -390,7 +403,9 @@ def train(args: argparse.Namespace) -> dict:
         'val_windows': dict(Counter(va.origin.tolist())),
         'real_train_labels': dict(Counter(r.label for r in data['train_clips'])),
         'real_val_labels': dict(Counter(r.label for r in data['val_clips'])),
-        'load_report': data['load_report'], 'kinds': data['kinds'], 'recipe': data['recipe'],
+        'load_report': data['load_report'],
+        'generator_failures': data['generator_failures'], 'kinds': data['kinds'],
+        'recipe': data['recipe'],
         'args': {k: str(v) for k, v in vars(args).items()},
     }
     (args.run_dir / 'report.json').write_text(json.dumps(report, indent=1, default=str))
