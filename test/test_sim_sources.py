@@ -1,0 +1,116 @@
+"""Procedural and recorded sources: every kind and variant, levels, errors, real clips."""
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soft.classify import taxonomy
+from soft.sim.sources import (ALERT_KINDS, KINDS, NEGATIVE_KINDS, ClipLibrary, clip_source,
+                              measure_level, synthesize)
+from soft.sim.sources.registry import FAMILIES
+
+DATA = Path('/work/shared/data')
+
+
+def test_every_taxonomy_class_has_generators_and_negatives_are_class_zero():
+    names = {c.name for c in taxonomy.CLASSES if c.id != 0}
+    assert set(ALERT_KINDS) == names
+    for kind in ALERT_KINDS:
+        assert len(KINDS[kind]) >= 3, kind
+    assert len(NEGATIVE_KINDS) >= 12
+    assert not set(ALERT_KINDS) & set(NEGATIVE_KINDS)
+    for kind in NEGATIVE_KINDS:
+        assert FAMILIES[kind].class_id == 0
+
+
+@pytest.mark.parametrize('kind,variant', [(k, v) for k, vs in KINDS.items() for v in vs])
+def test_each_variant_is_finite_audible_and_at_its_stated_level(kind, variant):
+    rng = np.random.default_rng(zlib.crc32(f'{kind}/{variant}'.encode()))
+    s = synthesize(kind, rng, variant=variant)
+    x = s.samples
+    assert s.kind == kind and s.variant == variant and s.sample_rate == 16000
+    assert s.class_id == (taxonomy.by_name(kind).id if kind in ALERT_KINDS else 0)
+    assert x.dtype == np.float32 and x.ndim == 1 and np.all(np.isfinite(x))
+    assert 0.002 < s.duration_s < 30.0
+    assert 0 <= s.onset_index < len(x)
+    # the sound starts at its onset: nothing before it louder than band-limiting ringing
+    assert np.max(np.abs(x[:s.onset_index]), initial=0.0) < 0.25 * np.max(np.abs(x))
+    lo, hi = FAMILIES[kind].variants[variant].level_range
+    assert lo <= s.level_db <= hi
+    assert measure_level(x, s.onset_index, s.level_type) == pytest.approx(s.level_db, abs=0.05)
+
+
+def test_realistic_levels_per_family():
+    rng = np.random.default_rng(3)
+
+    def level(kind):
+        return [synthesize(kind, rng).level_db for _ in range(6)]
+
+    assert all(140 <= v <= 165 for v in level('gunshot')) or min(level('gunshot')) >= 138
+    assert min(level('explosion')) > 155
+    assert all(98 <= v <= 115 for v in level('scream'))
+    assert all(110 <= v <= 120 for v in level('siren'))
+
+
+def test_synthesis_varies_and_repeats_for_a_seed():
+    a = synthesize('glass_break', np.random.default_rng(1), variant='window_pane')
+    b = synthesize('glass_break', np.random.default_rng(1), variant='window_pane')
+    c = synthesize('glass_break', np.random.default_rng(2), variant='window_pane')
+    assert np.array_equal(a.samples, b.samples)
+    assert len(a.samples) != len(c.samples) or not np.allclose(a.samples, c.samples)
+
+
+def test_gunshot_is_sharper_and_shorter_than_explosion():
+    rng = np.random.default_rng(5)
+    g = synthesize('gunshot', rng, variant='pistol_9mm')
+    e = synthesize('explosion', rng, variant='high_explosive')
+
+    def centroid(s):
+        x = s.samples[s.onset_index:s.onset_index + 1600].astype(float)
+        p = np.abs(np.fft.rfft(x, 4096)) ** 2
+        f = np.fft.rfftfreq(4096, 1 / 16000)
+        return float((p * f).sum() / p.sum())
+
+    assert centroid(g) > 2 * centroid(e)
+    assert e.duration_s > 10 * g.duration_s
+
+
+def test_other_sample_rates_and_level_override():
+    s = synthesize('siren', np.random.default_rng(0), sample_rate=48000, variant='wail',
+                   level_db=112.0)
+    assert s.sample_rate == 48000 and s.level_db == 112.0 and s.level_type == 'leq'
+    assert measure_level(s.samples, s.onset_index, 'leq') == pytest.approx(112.0, abs=0.05)
+
+
+def test_unknown_kind_or_variant_lists_valid_names():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match='gunshot.*scream'):
+        synthesize('gunshoot', rng)
+    with pytest.raises(ValueError, match='pistol_9mm'):
+        synthesize('gunshot', rng, variant='bazooka')
+
+
+@pytest.mark.skipif(not (DATA / 'devset-extra').is_dir(), reason='dev clips not available')
+def test_real_clips_replace_procedural_sources():
+    lib = ClipLibrary(DATA / 'devset-extra')
+    assert lib.has('glass_break') and lib.has('door_slam')
+    rng = np.random.default_rng(0)
+    s = lib.pick('glass_break', rng, sample_rate=22050, level_db=110.0)
+    assert s.sample_rate == 22050 and s.variant.startswith('clip:') and s.class_id == 3
+    assert measure_level(s.samples, s.onset_index, s.level_type) == pytest.approx(110.0, 0.01)
+    assert 0 <= s.onset_index < len(s.samples)
+    with pytest.raises(ValueError, match='no clip of kind'):
+        lib.pick('aerosol_spray', rng)
+
+
+@pytest.mark.skipif(not (DATA / 'devset').is_dir(), reason='dev clips not available')
+def test_clip_source_estimates_onset_of_a_gunshot():
+    path = sorted((DATA / 'devset' / 'sesa' / 'gunshot').glob('*.flac'))[0]
+    s = clip_source(path, 'gunshot', np.random.default_rng(0))
+    x = np.abs(s.samples)
+    # the onset is before the loudest sample and the signal is quiet well before it
+    assert s.onset_index <= int(np.argmax(x))
+    assert 140 <= s.level_db <= 165
+    with pytest.raises(ValueError, match='cannot read'):
+        clip_source(Path(__file__), 'gunshot', np.random.default_rng(0))
