@@ -248,7 +248,7 @@ class DistrictSimulation:
                 else:
                     level = estimate_level_db(s.level_db, path, self.atm, self.model)
                     snr = level - 3.0 - power_db(self._bg_power[mi])
-                mics.append(MicTruth(m.id, round(path.direct_m, 3), round(path.length_m, 3),
+                mics.append(MicTruth(m.id, round(path.direct_m, 6), round(path.length_m, 6),
                                      arrival, round(float(level), 2), round(float(snr), 2),
                                      path.occluded,
                                      bool(e.audible[mi])))
