@@ -47,7 +47,8 @@ INTERFACES = sorted(str(p.relative_to(ROOT)) for kind in ('msg', 'srv', 'action'
                     for p in (ROOT / kind).glob(f'*.{kind}'))
 # ROS packages of message types used at run time are imported as Python modules of that name.
 ROS_PYTHON_PACKAGES = {'rclpy', 'launch', 'launch_ros', 'rcl_interfaces', 'lifecycle_msgs',
-                       'builtin_interfaces', 'launch_testing', 'launch_testing_ros'}
+                       'builtin_interfaces', 'launch_testing', 'launch_testing_ros',
+                       'ament_index_python'}
 ROSDEP_KEYS = {'numpy': 'python3-numpy', 'scipy': 'python3-scipy', 'yaml': 'python3-yaml',
                'pydantic': 'python3-pydantic', 'shapely': 'python3-shapely',
                'networkx': 'python3-networkx', 'pytest': 'python3-pytest'}
@@ -174,6 +175,15 @@ def test_every_third_party_import_is_declared_for_ros_or_pip():
                 problems.append(f'{where}: {top} is declared nowhere (package.xml rosdep key '
                                 'or pip-only comment, and pyproject.toml)')
     assert not problems, '\n'.join(sorted(set(problems)))
+
+
+def test_ros_tests_declare_what_they_import():
+    declared = deps(*RUN_DEPS, 'test_depend')
+    for path in (ROOT / 'test').glob('test_ros*.py'):
+        for module in _imports(path):
+            top = module.split('.')[0]
+            if top in ROS_PYTHON_PACKAGES or top.endswith('_msgs'):
+                assert top in declared, f'{path.name}: {top} missing from package.xml'
 
 
 def test_pip_only_list_and_rosdep_keys_cover_pyproject_exactly():
