@@ -21,19 +21,18 @@ NS = 1_000_000_000
 
 
 def arrivals_from_simulation(simulation: Any, until_s: float | None = None) -> list[Arrival]:
-    """Every sound reaching every sensor within audible range, on each sensor's capture clock."""
+    """Every rendered sound reaching every sensor, on each sensor's capture clock."""
     out = []
     for i, gt in enumerate(simulation.ground_truth()):
         if until_s is not None and gt.emission_time_s > until_s:
             continue
-        cls = taxonomy.by_id(gt.class_id)
-        for mic_index, mic in enumerate(simulation.mics):
-            arr = gt.per_mic.get(mic.id) if isinstance(gt.per_mic, dict) else gt.per_mic[mic_index]
-            if arr is None:
+        for mt in gt.mics:
+            if not mt.rendered:
                 continue
-            expected = simulation.capture_time_ns(mic_index, int(round(arr.arrival_time_s * NS)))
-            out.append(Arrival(i, mic.id, gt.class_id, gt.kind, expected, arr.distance_m,
-                               arr.snr_db, gt.class_id != 0 and not cls.impulsive))
+            mic_index = simulation.mic_index(mt.mic_id)
+            expected = simulation.capture_time_ns(mic_index, int(round(mt.arrival_time_s * NS)))
+            out.append(Arrival(i, mt.mic_id, gt.class_id, gt.kind, expected, mt.distance_m,
+                               mt.snr_db, bool(gt.sustained), float(gt.duration_s)))
     return out
 
 

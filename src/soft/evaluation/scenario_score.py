@@ -28,6 +28,7 @@ class Arrival:
     distance_m: float
     snr_db: float
     sustained: bool
+    duration_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def score(arrivals: Sequence[Arrival], events: Sequence[Event], sensor_hours: fl
     # Extra events inside any arrival's span (same sensor) are repeats, not false alarms.
     spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for arr in arrivals:
-        span = int((sustained_collar_s + (10.0 if arr.sustained else 0.0)) * 1e9)
+        span = int((collar_s + arr.duration_s + (sustained_collar_s if arr.sustained else 0.0))
+                   * 1e9)
         spans[arr.sensor_id].append((arr.expected_ns - int(collar_s * 1e9),
                                      arr.expected_ns + span))
     false_events = [ev for ev in events if id(ev) not in used and not any(

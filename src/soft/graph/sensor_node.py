@@ -98,10 +98,8 @@ class SensorComponent(Component):
 
             simulation = simulation_for_site(cfg['site_file'] or None,
                                              cfg['scenario_file'] or None, seed=cfg['seed'])
-        from soft.sim.from_site import mic_index
-
-        index = mic_index(simulation, cfg['sensor_id'])
-        return drivers.SimDriver(simulation, index, block_s=cfg['block_s'])
+        return drivers.SimDriver(simulation, simulation.mic_index(cfg['sensor_id']),
+                                 block_s=cfg['block_s'])
 
     def cleanup(self) -> None:
         self.driver.close()

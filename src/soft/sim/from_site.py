@@ -37,10 +37,3 @@ def simulation_for_site(site_path: str | Path | None, scenario_path: str | Path 
                              sample_rate=sample_rate, seed=seed)
     sim.site = site
     return sim
-
-
-def mic_index(simulation: Any, sensor_id: str) -> int:
-    for i, mic in enumerate(simulation.mics):
-        if mic.id == sensor_id:
-            return i
-    raise KeyError(f'sensor {sensor_id!r} is not in the simulation')
