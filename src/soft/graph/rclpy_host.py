@@ -186,18 +186,25 @@ class ComponentHost:
         self.component = None
 
     def release(self) -> None:
-        """Undo whatever was done, in reverse, logging rather than raising (shutdown, error)."""
-        for step, needed in ((self.deactivate, self.active),
-                             (self.cleanup, self.component is not None or self.publishers)):
-            if not needed:
-                continue
+        """Undo whatever was done, in reverse, logging rather than raising (shutdown, error).
+
+        Cleanup runs even when deactivate fails: a device must still be closed.
+        """
+        if self.active:
             try:
-                step()
+                self.deactivate()
             except Exception as exc:  # noqa: BLE001 - keep releasing
-                self.node.get_logger().error(f'{step.__name__} failed: '
-                                             f'{type(exc).__name__}: {exc}{_where(exc)}')
                 self.active = False
+                self.node.get_logger().error(f'deactivate failed: {type(exc).__name__}: '
+                                             f'{exc}{_where(exc)}')
+        if self.component is not None or self.publishers:
+            try:
+                self.cleanup()
+            except Exception as exc:  # noqa: BLE001
                 self.component = None
+                self.publishers.clear()
+                self.node.get_logger().error(f'cleanup failed: {type(exc).__name__}: '
+                                             f'{exc}{_where(exc)}')
 
     # -- entities ---------------------------------------------------------------------------
     def _create_publishers(self) -> None:
