@@ -18,6 +18,9 @@ def _add_site_args(p: argparse.ArgumentParser, scenario: bool = True) -> None:
         p.add_argument('--scenario', type=Path, default=None,
                        help='scenario file (default: config/scenarios/demo_mixed.yaml)')
     p.add_argument('--seed', type=int, default=None, help='simulator seed (default: scenario)')
+    p.add_argument('--clips', type=Path, default=None,
+                   help='folder of real recordings in label subfolders (e.g. gunshot/) that '
+                   'replace the generated sounds of those classes')
 
 
 def build_parser() -> argparse.ArgumentParser:

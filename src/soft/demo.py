@@ -115,12 +115,13 @@ def summary(sc: Score) -> dict[str, Any]:
 
 def simulate_and_score(site: Path | None, scenario: Path | None, seed: int | None,
                        minutes: float | None, model: Path | None = None, block_s: float = 0.25,
-                       quiet: bool = True, sensors: list[str] | None = None) -> dict[str, Any]:
+                       quiet: bool = True, sensors: list[str] | None = None,
+                       clips: Path | None = None) -> dict[str, Any]:
     """Run the district graph over a scenario and score it: shared by demo, tests, benches."""
     from soft.graph.district_graph import build_simulated_district
 
     wall0 = time.monotonic()
-    run = build_simulated_district(site, scenario, seed, model, block_s, sensors)
+    run = build_simulated_district(site, scenario, seed, model, block_s, sensors, clips)
     duration = run.scenario.duration_s if minutes is None else min(minutes * 60.0,
                                                                    run.scenario.duration_s)
     end_ns = int(duration * NS)
@@ -141,7 +142,7 @@ def simulate_and_score(site: Path | None, scenario: Path | None, seed: int | Non
 
 def run_demo(args: Any) -> int:
     res = simulate_and_score(args.site, args.scenario, args.seed, args.minutes, args.model,
-                             args.block, quiet=args.quiet)
+                             args.block, quiet=args.quiet, clips=args.clips)
     run = res['run']
     print(f'S.O.F.T. demo — site {run.site.name!r}, scenario {run.scenario.name!r}, '
           f'{res["n_sensors"]} sensors, {res["duration_s"] / 60:.1f} simulated minutes '
@@ -174,7 +175,7 @@ def run_demo(args: Any) -> int:
 def run_simulate(args: Any) -> int:
     from soft.sim.from_site import simulation_for_site
 
-    sim = simulation_for_site(args.site, args.scenario, seed=args.seed)
+    sim = simulation_for_site(args.site, args.scenario, seed=args.seed, clips=args.clips)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / 'ground_truth.json'
     sim.write_ground_truth(path)

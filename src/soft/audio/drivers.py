@@ -343,7 +343,10 @@ class DeviceDriver:
 class SimDriver:
     """One microphone of the district simulator, paced by simulated true time."""
 
-    def __init__(self, simulation: Any, mic_index: int, block_s: float = 0.1):
+    def __init__(self, simulation: Any, mic_index: int, block_s: float = 0.1,
+                 start_ns: int = 0):
+        # start_ns: host time of the scenario's t = 0 (a ROS clock is at epoch time).
+        self.start_ns = int(start_ns)
         self.sim = simulation
         self.mic_index = int(mic_index)
         self.sample_rate = int(simulation.sample_rate)
@@ -355,6 +358,7 @@ class SimDriver:
 
     def read(self, now_ns: int) -> list[AudioBlock]:
         """Whole blocks whose last sample's true time is <= ``now_ns``."""
+        now_ns -= self.start_ns
         if now_ns < 0:
             return []
         last_sample = now_ns * self.sample_rate // NS
@@ -367,7 +371,7 @@ class SimDriver:
                 raise AudioInputError(f'simulator mic {self.mic_index}: render returned shape '
                                       f'{x.shape}, expected ({self.block},)')
             true_ns = start * NS // self.sample_rate
-            t0 = int(self.sim.capture_time_ns(self.mic_index, true_ns))
+            t0 = self.start_ns + int(self.sim.capture_time_ns(self.mic_index, true_ns))
             out.append(AudioBlock(x, t0, self.sample_rate))
             self._next += self.block
         return out

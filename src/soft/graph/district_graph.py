@@ -31,7 +31,8 @@ class DistrictRun:
 def build_simulated_district(site_path: Path | None = None, scenario_path: Path | None = None,
                              seed: int | None = None, model_path: Path | None = None,
                              block_s: float = 0.25,
-                             sensors: list[str] | None = None) -> DistrictRun:
+                             sensors: list[str] | None = None,
+                             clips: Path | None = None) -> DistrictRun:
     """Load the site and scenario, start the simulator and one sensor component per sensor.
 
     One classifier session is shared by every sensor: on a single machine that saves memory,
@@ -45,7 +46,8 @@ def build_simulated_district(site_path: Path | None = None, scenario_path: Path 
     site_path = Path(site_path or default_site())
     scenario_path = Path(scenario_path or default_scenario())
     site = load_site(site_path)
-    simulation = simulation_for_site(site_path, scenario_path, seed=seed, site=site)
+    simulation = simulation_for_site(site_path, scenario_path, seed=seed, site=site,
+                                     clips=clips)
     simulation.scenario_path = scenario_path
     classifier = Classifier(Path(model_path or default_model()), expected=FeatureConfig())
     host = EmbeddedHost()

@@ -73,12 +73,12 @@ class SensorComponent(Component):
                            min_snr_db=cfg['min_snr_db'],
                            sustained_period_s=cfg['sustained_period_s']),
             classifier.feature_config, classifier)
-        self.driver = self._make_driver()
-        self.driver.open()
+        self.driver: Any = None
         self.seq = 0
         self.frame_id = f'sensor_{cfg["sensor_id"]}'
 
-    def _make_driver(self) -> Any:
+    def _make_driver(self, start_ns: int) -> Any:
+        """Open the audio source; simulated and file time start at ``start_ns`` (host clock)."""
         from soft.audio import drivers
 
         cfg = self.config
@@ -88,7 +88,8 @@ class SensorComponent(Component):
             if not cfg['file_path']:
                 raise ValueError('parameter file_path is empty but driver is file')
             return drivers.FileDriver(cfg['file_path'], sample_rate=cfg['sample_rate'],
-                                      loop=cfg['file_loop'], block_s=cfg['block_s'])
+                                      start_ns=start_ns, loop=cfg['file_loop'],
+                                      block_s=cfg['block_s'])
         if cfg['driver'] == 'device':
             return drivers.DeviceDriver(cfg['device'] or None, sample_rate=cfg['sample_rate'],
                                         block_s=cfg['block_s'])
@@ -99,13 +100,20 @@ class SensorComponent(Component):
             simulation = simulation_for_site(cfg['site_file'] or None,
                                              cfg['scenario_file'] or None, seed=cfg['seed'])
         return drivers.SimDriver(simulation, simulation.mic_index(cfg['sensor_id']),
-                                 block_s=cfg['block_s'])
+                                 block_s=cfg['block_s'], start_ns=start_ns)
 
     def cleanup(self) -> None:
-        self.driver.close()
+        if self.driver is not None:
+            self.driver.close()
+            self.driver = None
 
     def on_timer(self, timer: str, now: int) -> None:
         if timer == 'capture':
+            if self.driver is None:
+                # The capture timer was armed one period before its first tick, at activation:
+                # that instant is the start of the file or of the simulated scenario.
+                self.driver = self._make_driver(now - int(round(self.config['block_s'] * 1e9)))
+                self.driver.open()
             for block in self.driver.read(now):
                 for det in self.detector.process(block):
                     self.out.publish('events', self._event(det))

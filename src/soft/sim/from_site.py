@@ -13,9 +13,12 @@ import numpy as np
 
 def simulation_for_site(site_path: str | Path | None, scenario_path: str | Path | None,
                         seed: int | None = None, site: Any = None,
-                        sample_rate: int = 16000) -> Any:
+                        sample_rate: int = 16000, clips: str | Path | None = None) -> Any:
+    """``clips``: a folder of real recordings in label subfolders that replace the
+    procedural sources of the kinds it holds (incidents without a named variant)."""
     from soft.paths import config_dir, default_site
     from soft.sim.district import DistrictSimulation, SimMic
+    from soft.sim.sources import ClipLibrary
     from soft.sim.scenario import load_scenario
     from soft.site import load_site
 
@@ -34,6 +37,7 @@ def simulation_for_site(site_path: str | Path | None, scenario_path: str | Path 
                            clock_offset_s=float(rng.uniform(-tol, tol) / 2),
                            clock_jitter_s=tol / 20, background=s.background))
     sim = DistrictSimulation(mics, scenario, buildings=site.building_polygons(),
-                             sample_rate=sample_rate, seed=seed)
+                             sample_rate=sample_rate, seed=seed,
+                             clips=ClipLibrary(clips) if clips else None)
     sim.site = site
     return sim
