@@ -64,6 +64,9 @@ def typestore() -> Typestore:
 def msg_class(name: str) -> Any:
     """Return the class for a full type name such as 'soft/msg/AcousticEvent'."""
     types = typestore().types
+    if name.startswith(f'{PACKAGE}/srv/') and name not in types:
+        # rosbags files service parts under soft/srv/msg/X_Request; accept the ROS name.
+        name = name.replace('/srv/', '/srv/msg/', 1)
     try:
         return types[name]
     except KeyError:
