@@ -13,8 +13,8 @@ RUNS = [
     ['bench_detector.py'],
     ['bench_sim.py'],
     ['bench_demo.py'],
-    ['bench_demo.py', '--scenario', str(HERE.parent / 'config' / 'scenarios' /
-                                       'background_only.yaml')],
+    ['bench_demo.py', '--scenario',
+     str(HERE.parent / 'config' / 'scenarios' / 'background_only.yaml')],
 ]
 
 

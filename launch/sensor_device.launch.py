@@ -7,44 +7,13 @@ The node lives in namespace ``sensor_<id>`` and publishes ``sensor_<id>/events``
     ros2 launch soft sensor_device.launch.py sensor_id:=s07 device:=hw:1,0
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
-from launch.event_handlers import OnProcessStart
-from launch.events import matches_action
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode
-from launch_ros.event_handlers import OnStateTransition
-from launch_ros.events.lifecycle import ChangeState
 from launch_ros.substitutions import FindPackageShare
-from lifecycle_msgs.msg import Transition
 
+from soft.graph.launch_support import flag, lifecycle
 from soft.site import load_site
-
-
-def _flag(context, name):
-    text = LaunchConfiguration(name).perform(context).strip().lower()
-    if text not in ('true', 'false'):
-        raise ValueError(f'launch argument {name}: expected true or false, got {text!r}')
-    return text == 'true'
-
-
-def _lifecycle(node, autostart):
-    """The node, configured each time its process starts and activated once configured.
-
-    Triggered by the process start rather than emitted once, so that a respawned node comes
-    back active too. A manual cleanup then configure also ends active.
-    """
-    if not autostart:
-        return [node]
-    matcher = matches_action(node)
-    configure = RegisterEventHandler(OnProcessStart(
-        target_action=node,
-        on_start=[EmitEvent(event=ChangeState(
-            lifecycle_node_matcher=matcher, transition_id=Transition.TRANSITION_CONFIGURE))]))
-    activate = RegisterEventHandler(OnStateTransition(
-        target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
-        entities=[EmitEvent(event=ChangeState(
-            lifecycle_node_matcher=matcher, transition_id=Transition.TRANSITION_ACTIVATE))]))
-    return [configure, activate, node]
 
 
 def _sensor_node(context):
@@ -65,7 +34,7 @@ def _sensor_node(context):
     node = LifecycleNode(
         package='soft', executable='sensor_node', name='sensor',
         namespace=f'sensor_{sensor_id}', output='screen', emulate_tty=True,
-        respawn=_flag(context, 'respawn'), respawn_delay=2.0,
+        respawn=flag(context, 'respawn'), respawn_delay=2.0,
         arguments=['--ros-args', '--log-level',
                    LaunchConfiguration('log_level').perform(context)],
         parameters=[LaunchConfiguration('params_file').perform(context), {
@@ -75,7 +44,7 @@ def _sensor_node(context):
             'sensitivity_dbfs': sensitivity,
             'use_sim_time': False,
         }])
-    return _lifecycle(node, _flag(context, 'autostart'))
+    return lifecycle(node, flag(context, 'autostart'))
 
 
 def generate_launch_description():

@@ -9,44 +9,13 @@ configures them and, once configured, activates them; otherwise drive them with
     ros2 launch soft sensors.launch.py sensors:=s01,s02 use_sim_time:=true
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
-from launch.event_handlers import OnProcessStart
-from launch.events import matches_action
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import LifecycleNode
-from launch_ros.event_handlers import OnStateTransition
-from launch_ros.events.lifecycle import ChangeState
 from launch_ros.substitutions import FindPackageShare
-from lifecycle_msgs.msg import Transition
 
+from soft.graph.launch_support import flag, lifecycle
 from soft.site import load_site
-
-
-def _flag(context, name):
-    text = LaunchConfiguration(name).perform(context).strip().lower()
-    if text not in ('true', 'false'):
-        raise ValueError(f'launch argument {name}: expected true or false, got {text!r}')
-    return text == 'true'
-
-
-def _lifecycle(node, autostart):
-    """The node, configured each time its process starts and activated once configured.
-
-    Triggered by the process start rather than emitted once, so that a respawned node comes
-    back active too. A manual cleanup then configure also ends active.
-    """
-    if not autostart:
-        return [node]
-    matcher = matches_action(node)
-    configure = RegisterEventHandler(OnProcessStart(
-        target_action=node,
-        on_start=[EmitEvent(event=ChangeState(
-            lifecycle_node_matcher=matcher, transition_id=Transition.TRANSITION_CONFIGURE))]))
-    activate = RegisterEventHandler(OnStateTransition(
-        target_lifecycle_node=node, start_state='configuring', goal_state='inactive',
-        entities=[EmitEvent(event=ChangeState(
-            lifecycle_node_matcher=matcher, transition_id=Transition.TRANSITION_ACTIVATE))]))
-    return [configure, activate, node]
 
 
 def _sensor_nodes(context):
@@ -56,8 +25,8 @@ def _sensor_nodes(context):
     scenario_file = LaunchConfiguration('scenario_file').perform(context)
     seed_text = LaunchConfiguration('seed').perform(context)
     log_level = LaunchConfiguration('log_level').perform(context)
-    use_sim_time = _flag(context, 'use_sim_time')
-    autostart = _flag(context, 'autostart')
+    use_sim_time = flag(context, 'use_sim_time')
+    autostart = flag(context, 'autostart')
     try:
         seed = int(seed_text)
     except ValueError:
@@ -88,7 +57,7 @@ def _sensor_nodes(context):
                 'seed': seed,
                 'use_sim_time': use_sim_time,
             }])
-        actions += _lifecycle(node, autostart)
+        actions += lifecycle(node, autostart)
     return actions
 
 
