@@ -40,7 +40,7 @@ def _drill(rng: np.random.Generator, fs: int, hammer: bool, impact_driver: bool
         for tt in times:
             i = int(tt * fs)
             if load[min(i, n - 1)] < 0.97 or impact_driver:
-                hits[i] = rng.uniform(0.6, 1.0)
+                hits[min(i, n - 1)] = rng.uniform(0.6, 1.0)
         ring = band_noise(rng, int(0.01 * fs), fs, 600.0, 5000.0, 2) * np.exp(
             -np.arange(int(0.01 * fs)) / (0.002 * fs))
         hm = np.convolve(hits, ring)[:n]
