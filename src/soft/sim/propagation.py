@@ -211,6 +211,25 @@ def estimate_level_db(level_db: float, path: PathGeometry, atm: Atmosphere,
     return level_db - loss
 
 
+TAIL_S = 0.1  # length allowed for absorption/diffraction responses, s
+
+
+def minimum_phase(gain_db: np.ndarray, nfft: int) -> np.ndarray:
+    """Causal (minimum-phase) response with the magnitude ``gain_db`` on an rfft grid.
+
+    A zero-phase attenuation spreads energy before the arrival (a strong diffraction low-pass
+    rings ~20 ms early), which would make every onset measured downstream look early.
+    Minimum phase keeps the magnitude and puts all the response after the arrival.
+    """
+    cep = np.fft.irfft(gain_db * (np.log(10.0) / 20.0), nfft)
+    half = nfft // 2
+    fold = np.zeros(nfft)
+    fold[0] = cep[0]
+    fold[1:half] = 2.0 * cep[1:half]
+    fold[half] = cep[half] if nfft % 2 == 0 else 2.0 * cep[half]
+    return np.exp(np.fft.rfft(fold, nfft))
+
+
 def propagate(samples: np.ndarray, fs: int, onset_index: int, emission_time_s: float,
               src: np.ndarray, mic: np.ndarray, atm: Atmosphere,
               model: PropagationModel = PropagationModel(),
@@ -243,7 +262,9 @@ def propagate(samples: np.ndarray, fs: int, onset_index: int, emission_time_s: f
         extra = (image - length) / c * fs
         paths.append((frac + extra, model.ground_reflection / image, image))
     n_out = len(samples) + int(math.ceil(max(p[0] for p in paths))) + PAD
-    nfft = sfft.next_fast_len(n_out + PAD, real=True)
+    # Room for the filters' causal tails, so that circular convolution cannot wrap them round
+    # to before the arrival.
+    nfft = sfft.next_fast_len(n_out + PAD + int(TAIL_S * fs), real=True)
     f = np.fft.rfftfreq(nfft, 1.0 / fs)
     spec = sfft.rfft(np.asarray(samples, dtype=np.float64), nfft)
     alpha = air_absorption_db_per_m(f, atm.temperature_c, atm.humidity_pct, atm.pressure_kpa) \
@@ -258,7 +279,8 @@ def propagate(samples: np.ndarray, fs: int, onset_index: int, emission_time_s: f
             db -= alpha * dist
         if barrier is not None:
             db -= barrier
-        h += gain * 10.0 ** (db / 20.0) * np.exp(-w * delay)
+        shape = minimum_phase(db, nfft) if alpha is not None or barrier is not None else 1.0
+        h += gain * shape * np.exp(-w * delay)
     if nfft % 2 == 0:
         h[-1] = 0.0  # a fractional delay at Nyquist is not representable
     y = sfft.irfft(spec * h, nfft)[:n_out]
