@@ -2,9 +2,6 @@
 import json
 
 import numpy as np
-
-from soft.sim.propagation import PropagationModel
-from shapely.geometry import Polygon
 import pytest
 import shapely
 from shapely.geometry import Polygon
