@@ -19,10 +19,10 @@ import numpy as np
 from soft.audio.features import FeatureConfig, logmel
 from soft.classify import taxonomy
 from soft.classify.dataset import ClipRecord, crop, onsets
-from soft.classify.mixing import (MixConfig, background_crop, log_uniform, loud_power,
-                                  mix_at_snr, place, to_full_scale)
+from soft.classify.mixing import (MixConfig, background_crop, draw_pre, event_power,
+                                  log_uniform, loud_power, mix_at_snr, place, to_full_scale)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 P_REF = 20e-6
 
 
@@ -30,17 +30,20 @@ P_REF = 20e-6
 class Recipe:
     """How many windows of each kind a feature set holds, and how they are drawn."""
 
-    per_alert_class: int = 400
-    per_negative_kind: int = 90
-    background_windows: int = 1200
-    real_crops_per_clip: int = 3
-    real_min_windows_per_label: int = 36
+    per_alert_class: int = 520         # rendered sources per alert class
+    per_negative_kind: int = 130       # rendered sources per hard-negative kind
+    background_windows: int = 2400
+    real_crops_per_clip: int = 4
+    real_min_windows_per_label: int = 60
     real_mixed_probability: float = 0.7
     real_snr_db: tuple[float, float] = (0.0, 25.0)
     real_clean_level_db: tuple[float, float] = (60.0, 100.0)
-    background_pool_s: float = 180.0
+    background_pool_s: float = 300.0
     sustained_mid_probability: float = 0.4
     mix: MixConfig = field(default_factory=MixConfig)
+    # each rendered (synthesised + propagated) source is mixed this many times, each with its
+    # own background, SNR, window position and microphone: rendering is the costly part
+    mixtures_per_render: int = 2
 
     def scaled(self, factor: float) -> 'Recipe':
         """The same recipe with every count multiplied (for quick runs and tests)."""
@@ -51,7 +54,7 @@ class Recipe:
                       s(self.real_min_windows_per_label), self.real_mixed_probability,
                       self.real_snr_db, self.real_clean_level_db,
                       max(10.0, self.background_pool_s * min(1.0, factor * 4)),
-                      self.sustained_mid_probability, self.mix)
+                      self.sustained_mid_probability, self.mix, self.mixtures_per_render)
 
 
 @dataclass
@@ -115,26 +118,32 @@ def background_pool(seconds: float, rng: np.random.Generator, sample_rate: int,
     return pool
 
 
-def _synth_window(kind: str, rng: np.random.Generator, pool: list[np.ndarray],
-                  fcfg: FeatureConfig, recipe: Recipe) -> tuple[np.ndarray, int]:
+def _synth_windows(kind: str, rng: np.random.Generator, pool: list[np.ndarray],
+                   fcfg: FeatureConfig, recipe: Recipe) -> tuple[list[np.ndarray], int]:
+    """One rendered source, mixed ``recipe.mixtures_per_render`` times into background."""
     from soft.sim.sources import synthesize
 
     src = synthesize(kind, rng, sample_rate=fcfg.sample_rate)
     n = fcfg.window_samples()
+    sr = fcfg.sample_rate
     mix = recipe.mix
     dry = np.asarray(src.samples, dtype=np.float64)[:int(src.onset_index) + 5 * n]
-    event, onset = propagate(dry, int(src.onset_index), fcfg.sample_rate,
+    event, onset = propagate(dry, int(src.onset_index), sr,
                              log_uniform(rng, *mix.distance_m), rng)
-    pre = int(rng.uniform(*mix.pre_onset_s) * fcfg.sample_rate)
-    if src.level_type == 'leq' and rng.random() < recipe.sustained_mid_probability \
-            and event.size - onset > 2 * n:
-        # a sustained sound is re-classified while it lasts: windows from its middle too
-        pre = -int(rng.integers(0, event.size - onset - n))
-    win = place(event, onset, n, pre)
-    bg = background_crop(pool, n, rng) * 10 ** (rng.uniform(*mix.background_gain_db) / 20)
-    x = mix_at_snr(win, bg, float(rng.uniform(*mix.snr_db)), fcfg.sample_rate)
-    y, _ = to_full_scale(x, rng, mix)
-    return y, int(src.class_id)
+    # the SNR refers to the whole received sound, as in the simulator's ground truth
+    pe = event_power(event[max(0, onset - sr // 100):], sr)
+    out = []
+    for _ in range(max(1, recipe.mixtures_per_render)):
+        pre = int(draw_pre(rng, mix) * sr)
+        if src.level_type == 'leq' and rng.random() < recipe.sustained_mid_probability \
+                and event.size - onset > 2 * n:
+            # a sustained sound is re-classified while it lasts: windows from its middle too
+            pre = -int(rng.integers(0, event.size - onset - n))
+        win = place(event, onset, n, pre)
+        bg = background_crop(pool, n, rng) * 10 ** (rng.uniform(*mix.background_gain_db) / 20)
+        x = mix_at_snr(win, bg, float(rng.uniform(*mix.snr_db)), sr, event_p=pe)
+        out.append(to_full_scale(x, rng, mix)[0])
+    return out, int(src.class_id)
 
 
 def propagate(x: np.ndarray, onset: int, sample_rate: int, distance_m: float,
@@ -178,7 +187,7 @@ def synthetic_set(kinds: dict[str, int], per_kind: dict[str, int], pool: list[np
         for _ in range(per_kind[kind]):
             for attempt in range(GENERATOR_RETRIES + 1):
                 try:
-                    w, cid = _synth_window(kind, rng, pool, fcfg, recipe)
+                    ws, cid = _synth_windows(kind, rng, pool, fcfg, recipe)
                     break
                 except (IndexError, ValueError, FloatingPointError, RuntimeError) as exc:
                     if failures is not None:
@@ -189,9 +198,9 @@ def synthetic_set(kinds: dict[str, int], per_kind: dict[str, int], pool: list[np
             if cid != kinds[kind]:
                 raise RuntimeError(f'generator {kind!r} returned class {cid}, '
                                    f'expected {kinds[kind]}')
-            windows.append(w)
-            labels.append(cid)
-            names.append(kind)
+            windows.extend(ws)
+            labels.extend([cid] * len(ws))
+            names.extend([kind] * len(ws))
             if progress:
                 progress(1)
     return _pack(windows, labels, [origin] * len(labels), names, fcfg)
@@ -223,7 +232,7 @@ def real_window(x: np.ndarray, rng: np.random.Generator, fcfg: FeatureConfig,
     cands = onsets(x, sr)
     rank = onset_rank if onset_rank is not None else int(rng.integers(len(cands)))
     onset = cands[min(rank, len(cands) - 1)]
-    pre = int((pre_s if pre_s is not None else rng.uniform(*recipe.mix.pre_onset_s)) * sr)
+    pre = int((pre_s if pre_s is not None else draw_pre(rng, recipe.mix)) * sr)
     if not impulsive and pre_s is None and x.size > 2 * n \
             and rng.random() < recipe.sustained_mid_probability:
         start = int(rng.integers(0, x.size - n))
@@ -247,7 +256,8 @@ def real_set(clips: list[tuple[ClipRecord, np.ndarray]], rng: np.random.Generato
              train: bool) -> FeatureSet:
     """Windows from real clips; training draws several augmented crops, rare labels more.
 
-    Validation takes one deterministic crop per clip (loudest onset, 0.15 s before it) as
+    Validation takes one deterministic crop per clip (loudest onset, 0.105 s before it, where
+    the detector starts its window) as
     recorded, plus one mixed into held-out background at a random SNR.
     """
     windows, labels, origin, names = [], [], [], []
@@ -268,7 +278,7 @@ def real_set(clips: list[tuple[ClipRecord, np.ndarray]], rng: np.random.Generato
         else:
             for mixed, tag in ((False, 'real'), (True, 'real_mixed')):
                 windows.append(real_window(x, rng, fcfg, recipe, pool, impulsive, mixed,
-                                           onset_rank=0, pre_s=0.15))
+                                           onset_rank=0, pre_s=0.105))
                 labels.append(rec.class_id)
                 origin.append(tag)
                 names.append(str(rec.path))
