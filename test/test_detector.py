@@ -125,3 +125,17 @@ def test_wrong_rate_block_and_mismatched_classifier_are_refused(classifier, tmp_
     other = Classifier(make_test_model(tmp_path / 'o.onnx', FeatureConfig(n_mels=40)))
     with pytest.raises(ValueError, match='soft.feature.n_mels'):
         StreamingDetector(DetectorConfig(), CFG, other)
+
+
+def test_a_weak_onset_before_a_loud_sound_does_not_take_its_label(classifier):
+    """The window of a faint onset also holds a loud glass break 0.4 s later: only the glass
+    break's own onset is reported, at its own time."""
+    rng = np.random.default_rng(7)
+    x = _scene(8, [(4.4, 5200, 6800, 0.3, 0.06)], seed=3)
+    i = int(4.0 * SR)
+    x[i:i + 400] += (0.02 * rng.standard_normal(400)).astype(np.float32)   # a faint click
+    det = StreamingDetector(DetectorConfig(), CFG, classifier)
+    found = _run(det, x)
+    assert [d.class_id for d in found] == [GLASS]
+    assert abs(found[0].onset_ns - (T0 + 4.4 * NS)) < 1e-3 * NS
+    assert det.counters['dominated_onsets'] >= 1

@@ -63,6 +63,8 @@ class DetectorConfig:
     gap_tolerance_s: float = 0.002      # t0 jitter tolerated before declaring a gap
     clip_level: float = 0.999
     max_batch: int = 32
+    head_s: float = 0.2                 # an onset's own sound: this long after it ...
+    dominance_db: float = 6.0           # ... must not be this much quieter than the rest
 
     def onset_config(self) -> OnsetConfig:
         """The onset-stage subset."""
@@ -120,6 +122,7 @@ class StreamingDetector:
         frame_rate = feature_cfg.frame_rate
         self.window = feature_cfg.window_frames
         self.period = max(1, int(round(cfg.sustained_period_s * frame_rate)))
+        self.head_frames = max(1, int(round(cfg.head_s * frame_rate)))
         cap_frames = int(cfg.buffer_s * frame_rate)
         if cap_frames < self.window + cfg.pre_onset_frames + self.period + 20:
             raise ValueError(f'DetectorConfig.buffer_s = {cfg.buffer_s} s is too short for a '
@@ -147,7 +150,7 @@ class StreamingDetector:
         self.counters = {'blocks': 0, 'bad_blocks': 0, 'dropped_frames': 0, 'gaps': 0,
                          'onset_candidates': 0, 'refined_onsets': 0, 'classifier_calls': 0,
                          'classified_windows': 0, 'classifier_errors': 0, 'windows_lost': 0,
-                         'rate_limited': 0, 'events': 0}
+                         'rate_limited': 0, 'dominated_onsets': 0, 'events': 0}
         self.events_per_class = [0] * taxonomy.NUM_CLASSES
         self._new_segment()
 
@@ -289,6 +292,7 @@ class StreamingDetector:
             return []
         self._pending = [p for p in self._pending
                          if p.win_start + self.window > self._frames_total]
+        ready = [p for p in ready if p.sustained or not self._dominated(p)]
         out: list[Detection] = []
         for i in range(0, len(ready), self.cfg.max_batch):
             chunk = ready[i:i + self.cfg.max_batch]
@@ -308,6 +312,23 @@ class StreamingDetector:
                     out.append(det)
         out.sort(key=lambda d: d.onset_ns)
         return out
+
+    def _dominated(self, p: _Pending) -> bool:
+        """True when a louder sound later in the window, not this onset, would be classified.
+
+        The window runs a second past the onset, so a noise onset shortly before a gunshot
+        would otherwise be labelled gunshot and stamped too early; the louder sound has its
+        own onset and window.
+        """
+        rel = max(0, p.onset_frame - p.win_start)
+        head = rel + self.head_frames
+        if head >= self.window:
+            return False
+        level = self.aux.read(p.win_start, p.win_start + self.window)[:, 0]
+        if level[head:].max() > level[rel:head].max() + self.cfg.dominance_db:
+            self.counters['dominated_onsets'] += 1
+            return True
+        return False
 
     def _decide(self, p: _Pending, probs: np.ndarray) -> Detection | None:
         cfg = self.cfg

@@ -44,6 +44,9 @@ class Event:
 class Match:
     arrival: Arrival
     event: Event | None
+    # The matched event is also the one nearest in time: only then is its onset error the
+    # detector's timing, not the distance to another sound's event.
+    nearest: bool = True
 
     @property
     def correct(self) -> bool:
@@ -75,7 +78,7 @@ class Score:
 
     def onset_errors_s(self, min_snr_db: float = 10.0, impulsive_only: bool = True) -> np.ndarray:
         errs = [m.onset_error_s for m in self.matches
-                if m.event is not None and m.arrival.snr_db >= min_snr_db
+                if m.event is not None and m.nearest and m.arrival.snr_db >= min_snr_db
                 and not m.event.sustained
                 and (not impulsive_only or taxonomy.by_id(m.arrival.class_id).impulsive
                      or m.arrival.class_id == 0)]
@@ -102,18 +105,20 @@ def score(arrivals: Sequence[Arrival], events: Sequence[Event], sensor_hours: fl
     matches: list[Match] = []
     for arr in sorted(arrivals, key=lambda a: a.expected_ns):
         collar = int((sustained_collar_s if arr.sustained else collar_s) * 1e9)
-        best, best_err = None, None
+        best, best_key, nearest_err = None, None, None
         for ev in by_sensor.get(arr.sensor_id, ()):
             if id(ev) in used:
                 continue
             err = ev.onset_ns - arr.expected_ns
             if -int(collar_s * 1e9) <= err <= collar:
                 key = (ev.class_id != arr.class_id, abs(err))
-                if best is None or key < best_err:
-                    best, best_err = ev, key
+                if best is None or key < best_key:
+                    best, best_key = ev, key
+                if nearest_err is None or abs(err) < nearest_err:
+                    nearest_err = abs(err)
         if best is not None:
             used.add(id(best))
-        matches.append(Match(arr, best))
+        matches.append(Match(arr, best, best is None or best_key[1] == nearest_err))
     # Extra events inside any arrival's span (same sensor) are repeats, not false alarms.
     spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for arr in arrivals:
