@@ -19,9 +19,21 @@ def pre_roll(fs: int) -> int:
     return int(round(PRE_ROLL_S * fs))
 
 
+@lru_cache(maxsize=1)
+def _antialias() -> np.ndarray:
+    linear = signal.firwin(8 * 16 * OVERSAMPLE + 1, 0.9 / OVERSAMPLE)
+    return signal.minimum_phase(linear, method='homomorphic')
+
+
 def decimate(x_hi: np.ndarray) -> np.ndarray:
-    """Band-limit and decimate an OVERSAMPLE-times signal (zero-phase: onsets stay put)."""
-    return signal.resample_poly(x_hi, 1, OVERSAMPLE)
+    """Band-limit and decimate an OVERSAMPLE-times signal with a causal anti-alias filter.
+
+    Minimum phase, as in a low-latency microphone decimator: nothing rings before a shock
+    front, so the onset the generator states is where the sound starts. (A zero-phase filter
+    puts ~0.5 ms of pre-ringing before it, which a detector at high SNR rightly picks up.)
+    """
+    h = _antialias()
+    return signal.lfilter(h, 1.0, x_hi)[::OVERSAMPLE]
 
 
 def friedlander(t: np.ndarray, t_pos: float, b: float = 1.0) -> np.ndarray:
