@@ -52,3 +52,22 @@ def test_every_command_has_help(capsys):
             main([cmd, '--help'])
         assert exc.value.code == 0
         assert 'usage: soft' in capsys.readouterr().out
+
+
+def test_run_names_a_missing_device_and_keeps_going(capsys):
+    rc = main(['run', str(default_site()), '--driver', 'device', '--device', 'no-such-mic',
+               '--sensor', 's01', '--sensor', 's02', '--seconds', '0.3'])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert 'sensor s01 not started' in err and 'sensor s02 not started' in err
+    assert 'no-such-mic' in err and 'Traceback' not in err
+
+
+def test_run_streams_a_file_in_real_time(capsys):
+    clip = sorted((Path(__file__).resolve().parents[2] / 'shared' / 'data' / 'devset' /
+                   'sesa').rglob('*.flac'))
+    if not clip:
+        pytest.skip('shared dev set not present')
+    rc = main(['run', str(default_site()), '--driver', 'file', '--file', str(clip[0]),
+               '--sensor', 's01', '--seconds', '1.0'])
+    assert rc == 0, capsys.readouterr().err

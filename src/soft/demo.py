@@ -208,8 +208,14 @@ def run_site(args: Any) -> int:
             params['file_path'] = str(args.file)
         else:
             params['device'] = str(args.device)
-        host.add(SensorComponent, namespace=f'sensor_{sid}', params=params,
-                 resources={'classifier': classifier})
+        try:
+            host.add(SensorComponent, namespace=f'sensor_{sid}', params=params,
+                     resources={'classifier': classifier})
+        except (OSError, ValueError, RuntimeError) as exc:
+            # One broken microphone must not keep the others from listening.
+            print(f'soft run: sensor {sid} not started: {exc}', file=sys.stderr)
+    if not host.nodes:
+        raise RuntimeError('no sensor could be started')
 
     def show(topic: str, msg: Any, now: int) -> None:
         if msg.__msgtype__ == 'soft/msg/AcousticEvent':

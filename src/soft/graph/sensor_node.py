@@ -73,12 +73,15 @@ class SensorComponent(Component):
                            min_snr_db=cfg['min_snr_db'],
                            sustained_period_s=cfg['sustained_period_s']),
             classifier.feature_config, classifier)
-        self.driver: Any = None
+        # Opened here so that a missing device or a bad file fails the configure transition
+        # with its own message; file and simulated time are anchored at the first tick.
+        self.driver = self._make_driver()
+        self.driver.open()
+        self._anchored = not hasattr(self.driver, 'start_ns')
         self.seq = 0
         self.frame_id = f'sensor_{cfg["sensor_id"]}'
 
-    def _make_driver(self, start_ns: int) -> Any:
-        """Open the audio source; simulated and file time start at ``start_ns`` (host clock)."""
+    def _make_driver(self) -> Any:
         from soft.audio import drivers
 
         cfg = self.config
@@ -88,7 +91,7 @@ class SensorComponent(Component):
             if not cfg['file_path']:
                 raise ValueError('parameter file_path is empty but driver is file')
             return drivers.FileDriver(cfg['file_path'], sample_rate=cfg['sample_rate'],
-                                      start_ns=start_ns, loop=cfg['file_loop'],
+                                      loop=cfg['file_loop'],
                                       block_s=cfg['block_s'])
         if cfg['driver'] == 'device':
             return drivers.DeviceDriver(cfg['device'] or None, sample_rate=cfg['sample_rate'],
@@ -100,20 +103,18 @@ class SensorComponent(Component):
             simulation = simulation_for_site(cfg['site_file'] or None,
                                              cfg['scenario_file'] or None, seed=cfg['seed'])
         return drivers.SimDriver(simulation, simulation.mic_index(cfg['sensor_id']),
-                                 block_s=cfg['block_s'], start_ns=start_ns)
+                                 block_s=cfg['block_s'])
 
     def cleanup(self) -> None:
-        if self.driver is not None:
-            self.driver.close()
-            self.driver = None
+        self.driver.close()
 
     def on_timer(self, timer: str, now: int) -> None:
         if timer == 'capture':
-            if self.driver is None:
+            if not self._anchored:
                 # The capture timer was armed one period before its first tick, at activation:
                 # that instant is the start of the file or of the simulated scenario.
-                self.driver = self._make_driver(now - int(round(self.config['block_s'] * 1e9)))
-                self.driver.open()
+                self.driver.start_ns = now - int(round(self.config['block_s'] * 1e9))
+                self._anchored = True
             for block in self.driver.read(now):
                 for det in self.detector.process(block):
                     self.out.publish('events', self._event(det))
