@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench setup clean
+.PHONY: demo test bench setup clean device-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,3 +26,7 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
+
+# Real microphones need the PortAudio library (sounddevice loads it at run time).
+device-deps:
+	apt-get update && apt-get install -y --no-install-recommends libportaudio2
