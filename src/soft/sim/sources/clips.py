@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-from scipy import signal
+
+from soft.audio.clipio import read_mono
 
 from .base import Source, measure_level
 from .registry import FAMILIES, family
@@ -23,16 +23,9 @@ AUDIO_SUFFIXES = ('.flac', '.wav', '.ogg')
 
 
 def _read(path: Path, sample_rate: int) -> np.ndarray:
-    try:
-        x, fs = sf.read(str(path), dtype='float64', always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise ValueError(f'{path}: cannot read audio clip: {exc}') from None
-    x = x.mean(axis=1)
+    x = read_mono(path, sample_rate).astype(np.float64)
     if x.size == 0 or not np.any(x):
         raise ValueError(f'{path}: audio clip is empty or silent')
-    if fs != sample_rate:
-        g = int(np.gcd(int(fs), int(sample_rate)))
-        x = signal.resample_poly(x, sample_rate // g, int(fs) // g)
     return x
 
 
