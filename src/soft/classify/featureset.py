@@ -30,11 +30,11 @@ P_REF = 20e-6
 class Recipe:
     """How many windows of each kind a feature set holds, and how they are drawn."""
 
-    per_alert_class: int = 520         # rendered sources per alert class
-    per_negative_kind: int = 130       # rendered sources per hard-negative kind
-    background_windows: int = 2400
-    real_crops_per_clip: int = 4
-    real_min_windows_per_label: int = 60
+    per_alert_class: int = 900         # rendered sources per alert class
+    per_negative_kind: int = 220       # rendered sources per hard-negative kind
+    background_windows: int = 5000
+    real_crops_per_clip: int = 6
+    real_min_windows_per_label: int = 100
     real_mixed_probability: float = 0.7
     real_snr_db: tuple[float, float] = (0.0, 25.0)
     real_clean_level_db: tuple[float, float] = (60.0, 100.0)
@@ -43,7 +43,7 @@ class Recipe:
     mix: MixConfig = field(default_factory=MixConfig)
     # each rendered (synthesised + propagated) source is mixed this many times, each with its
     # own background, SNR, window position and microphone: rendering is the costly part
-    mixtures_per_render: int = 2
+    mixtures_per_render: int = 3
 
     def scaled(self, factor: float) -> 'Recipe':
         """The same recipe with every count multiplied (for quick runs and tests)."""
@@ -322,6 +322,11 @@ def cache_key(**parts) -> str:
         return str(o)
     text = json.dumps({'format': FORMAT_VERSION, **parts}, sort_keys=True, default=default)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def is_cached(cache_dir: Path | None, name: str, key: str) -> bool:
+    """Whether :func:`cached` would load ``name`` rather than build it."""
+    return cache_dir is not None and (Path(cache_dir) / f'{name}-{key}.npz').is_file()
 
 
 def cached(cache_dir: Path | None, name: str, key: str,

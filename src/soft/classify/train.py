@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='feature cache folder (features only, never audio)')
     p.add_argument('--no-cache', action='store_true', help='do not read or write the cache')
     p.add_argument('--resume', action='store_true', help='continue from the run checkpoint')
-    p.add_argument('--epochs', type=int, default=5)
+    p.add_argument('--epochs', type=int, default=12)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--lr', type=float, default=3e-3, help='peak learning rate (one-cycle)')
     p.add_argument('--seed', type=int, default=0)
@@ -53,12 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--fa-minutes', type=float, default=10.0,
                    help='minutes of background streams for the false-alarm estimate')
     p.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    p.add_argument('--workers', type=int, default=2,
+                   help='processes rendering generated windows (same result for any number)')
     p.add_argument('--target-precision', type=float, default=0.9)
     p.add_argument('--max-fa-per-hour', type=float, default=2.0,
                    help='per-class false-alarm budget on background streams')
     p.add_argument('--max-threshold', type=float, default=0.9,
                    help='no class threshold above this (a 0.99 threshold throws recall away)')
-    p.add_argument('--real-weight', type=float, default=1.5,
+    p.add_argument('--real-weight', type=float, default=2.0,
                    help='loss weight of real-recording windows relative to generated ones')
     p.add_argument('--version', default=None, help='model version string')
     p.add_argument('--date', default=None, help='training date for the metadata (YYYY-MM-DD)')
@@ -174,13 +176,29 @@ def _data(args, fcfg, prog: Progress) -> dict:
         key = fset.cache_key(recipe=rec, split=name, **common)
         parts = []
         prog.start(f'{name}: generated', sum(counts.values()))
+        # one cache entry and one random stream per kind: a crash or an edit to one generator
+        # costs only that kind; kinds not cached are rendered in parallel worker processes
+        todo = [k for k in sorted(counts)
+                if not fset.is_cached(cache, f'{name}-gen-{k}', key)]
+        ready = {}
+        if todo and args.workers > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(min(args.workers, len(todo))) as ex:
+                futs = {k: ex.submit(_synth_kind, [args.seed, seed_offset,
+                                                   zlib.crc32(k.encode())],
+                                     kinds, k, counts[k], pool(), fcfg, rec) for k in todo}
+                for k in todo:
+                    ready[k], fails = futs[k].result()
+                    failures.update(fails)
         for kind in sorted(counts):
-            # one cache entry and one random stream per kind: a crash or an edit to one
-            # generator costs only that kind
             def synth(kind=kind):
-                rng = np.random.default_rng([args.seed, seed_offset, zlib.crc32(kind.encode())])
-                return fset.synthetic_set(kinds, {kind: counts[kind]}, pool(), rng, fcfg, rec,
-                                          'synthetic', failures=failures)
+                if kind in ready:
+                    return ready.pop(kind)
+                got, fails = _synth_kind([args.seed, seed_offset, zlib.crc32(kind.encode())],
+                                         kinds, kind, counts[kind], pool(), fcfg, rec)
+                failures.update(fails)
+                return got
             parts.append(fset.cached(cache, f'{name}-gen-{kind}', key, synth))
             prog.step(counts[kind], note=kind)
         parts.append(fset.cached(
@@ -230,6 +248,17 @@ def _data(args, fcfg, prog: Progress) -> dict:
             'generator_failures': dict(failures),
             'train_clips': [r for r, _ in train_clips], 'val_clips': [r for r, _ in val_clips],
             'load_report': report, 'kinds': kinds, 'recipe': asdict(recipe)}
+
+
+def _synth_kind(seed: list[int], kinds: dict[str, int], kind: str, count: int, pool, fcfg,
+                rec) -> tuple:
+    """Render ``count`` sources of one kind (a worker process's unit of work)."""
+    from soft.classify import featureset as fset
+
+    fails: Counter = Counter()
+    got = fset.synthetic_set(kinds, {kind: count}, pool, np.random.default_rng(seed), fcfg, rec,
+                             'synthetic', failures=fails)
+    return got, fails
 
 
 def _logits(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
