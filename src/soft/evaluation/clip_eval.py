@@ -1,0 +1,215 @@
+"""Clip-level evaluation with the deployed streaming detector, not the bare classifier.
+
+A sensor never sees a clip: it sees a stream, finds onsets against a tracked noise floor and
+classifies the windows those onsets open. So each clip is played through a fresh
+:class:`~soft.audio.detector.StreamingDetector` configured as the sensors are
+(``config/params/sensor.yaml``, else the sensor component's defaults) in 0.1 s blocks, and
+the clip's prediction is the class of its most confident detection (background if none).
+
+Lead-in: the detector's floor tracker needs a few tenths of a second of audio before it can
+see an onset, and a clip often starts on its event. Each clip is therefore embedded in a
+continuous generated street background (:mod:`soft.sim.background`) scaled to the clip's own
+noise floor (10th percentile of its in-band 100 ms powers, never under 60 dB below its
+loudest 100 ms): ``LEAD_S`` seconds before it, ``tail_s`` after it (so the window of an event
+at the very end still completes) and under it (adding at most 3 dB to the clip's own floor).
+Detections in the lead-in are counted apart, never credited to the clip.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from soft.audio.detector import DetectorConfig, Detection, StreamingDetector
+from soft.audio.drivers import NS, AudioBlock
+from soft.classify import taxonomy
+from soft.classify.mixing import band
+
+LEAD_S = 3.0
+BLOCK_S = 0.1
+FLOOR_PERCENTILE = 10.0
+FLOOR_MIN_DB = -60.0        # bed never more than this under the clip's loudest 100 ms
+ONSET_TOLERANCE_S = 0.05    # a refined onset may land this much before the clip start
+
+
+def deployed_detector_config() -> tuple[DetectorConfig, dict]:
+    """The DetectorConfig a sensor runs with, and where its values came from."""
+    from soft.graph.sensor_node import SensorComponent
+
+    values = {p.name: p.default for p in SensorComponent.params}
+    source = 'soft.graph.sensor_node.SensorComponent defaults'
+    try:
+        import yaml
+        from soft.paths import config_dir
+
+        path = config_dir() / 'params' / 'sensor.yaml'
+        data = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
+        params = next(iter(data.values())).get('ros__parameters', {})
+        for key in ('sensitivity_dbfs', 'min_snr_db', 'sustained_period_s'):
+            if key in params:
+                values[key] = params[key]
+        source = f'{path} over the component defaults'
+    except (FileNotFoundError, OSError, StopIteration, AttributeError, ValueError):
+        pass
+    cfg = DetectorConfig(sensitivity_dbfs=float(values['sensitivity_dbfs']),
+                         min_snr_db=float(values['min_snr_db']),
+                         sustained_period_s=float(values['sustained_period_s']))
+    return cfg, {'source': source, 'sensitivity_dbfs': cfg.sensitivity_dbfs,
+                 'min_snr_db': cfg.min_snr_db, 'sustained_period_s': cfg.sustained_period_s}
+
+
+def run_stream(x: np.ndarray, classifier, cfg: DetectorConfig, sample_rate: int,
+               block_s: float = BLOCK_S) -> tuple[list[Detection], dict]:
+    """Feed ``x`` to a fresh detector in blocks; detections with onsets in stream seconds.
+
+    Returns the detections (``onset_ns`` counted from the first sample) and the detector's
+    diagnostics.
+    """
+    det = StreamingDetector(cfg, classifier.feature_config, classifier)
+    block = max(1, int(round(block_s * sample_rate)))
+    out: list[Detection] = []
+    for i in range(0, len(x), block):
+        out += det.process(AudioBlock(x[i:i + block], i * NS // sample_rate, sample_rate))
+    return out, det.diagnostics()
+
+
+def floor_power(x: np.ndarray, sample_rate: int) -> float:
+    """In-band noise-floor power of a clip (10th percentile of 100 ms powers)."""
+    y = band(x, sample_rate)
+    n = max(1, int(0.1 * sample_rate))
+    k = max(1, y.size // n)
+    p = np.mean(np.pad(y, (0, max(0, k * n - y.size)))[:k * n].reshape(k, n) ** 2, axis=1)
+    return float(max(np.percentile(p, FLOOR_PERCENTILE), p.max() * 10 ** (FLOOR_MIN_DB / 10)))
+
+
+class BedPool:
+    """Generated street background (full scale) to embed clips in; made once per run."""
+
+    def __init__(self, sample_rate: int, seed: int, seconds: float = 60.0):
+        from soft.evaluation.mixtures import traffic
+        from soft.sim.background import PROFILES
+
+        rng = np.random.default_rng([seed, 7])
+        self.sample_rate = sample_rate
+        self.streams = [traffic(seconds, p, int(rng.integers(2 ** 31)), sample_rate)
+                        for p in sorted(PROFILES)]
+        self.powers = [float(np.mean(band(s, sample_rate) ** 2)) for s in self.streams]
+
+    def bed(self, n: int, power: float, rng: np.random.Generator) -> np.ndarray:
+        """``n`` samples of one profile (looped if needed) at in-band ``power``."""
+        from soft.evaluation.mixtures import loop_to
+
+        k = int(rng.integers(len(self.streams)))
+        s = self.streams[k]
+        start = int(rng.integers(s.size))
+        x = loop_to(s, n, start, self.sample_rate) if n > s.size - start else \
+            s[start:start + n]
+        return (x * np.sqrt(power / max(self.powers[k], 1e-30))).astype(np.float32)
+
+
+def embed(x: np.ndarray, pool: BedPool, rng: np.random.Generator, tail_s: float,
+          lead_s: float = LEAD_S) -> tuple[np.ndarray, int]:
+    """The clip over a bed at its own floor, ``lead_s`` after the stream start."""
+    sr = pool.sample_rate
+    lead, tail = int(lead_s * sr), int(tail_s * sr)
+    out = pool.bed(lead + x.size + tail, floor_power(x, sr), rng)
+    out[lead:lead + x.size] += x
+    return out, lead
+
+
+@dataclass
+class ClipResult:
+    """What the detector made of one clip."""
+
+    path: str
+    label: str
+    true_id: int
+    pred_id: int
+    confidence: float
+    events: int
+    lead_in_events: int
+    classes: list[int]
+
+
+def evaluate_clip(x: np.ndarray, classifier, cfg: DetectorConfig, pool: BedPool,
+                  rng: np.random.Generator) -> tuple[int, float, int, int, list[int]]:
+    """(predicted class, confidence, detections in the clip, in the lead-in, their classes)."""
+    sr = pool.sample_rate
+    fcfg = classifier.feature_config
+    tail_s = (fcfg.window_frames + cfg.pre_onset_frames) * fcfg.hop_length / sr + \
+        cfg.sustained_period_s + 0.2
+    stream, lead = embed(x, pool, rng, tail_s)
+    dets, _ = run_stream(stream, classifier, cfg, sr)
+    t_start = lead / sr - ONSET_TOLERANCE_S
+    t_end = (lead + x.size) / sr
+    inside = [d for d in dets if t_start <= d.onset_ns / NS <= t_end]
+    before = sum(1 for d in dets if d.onset_ns / NS < t_start)
+    if not inside:
+        return taxonomy.BACKGROUND, 0.0, 0, before, []
+    best = max(inside, key=lambda d: d.confidence)
+    return best.class_id, float(best.confidence), len(inside), before, \
+        sorted({d.class_id for d in inside})
+
+
+def evaluate_clips(clips: Sequence[tuple[object, np.ndarray]], classifier,
+                   cfg: DetectorConfig, pool: BedPool, seed: int = 0) -> list[ClipResult]:
+    """Run every (clip, samples) pair; clips without a single class (-1) are left out."""
+    out = []
+    for k, (clip, x) in enumerate(clips):
+        if clip.class_id < 0:
+            continue
+        rng = np.random.default_rng([seed, 11, k])
+        pred, conf, n, before, classes = evaluate_clip(x, classifier, cfg, pool, rng)
+        out.append(ClipResult(str(Path(clip.path)), clip.label, int(clip.class_id), pred,
+                              conf, n, before, classes))
+    return out
+
+
+def classification_metrics(true: Sequence[int], pred: Sequence[int],
+                           n_classes: int = taxonomy.NUM_CLASSES) -> dict:
+    """Per-class precision/recall/F1/support, confusion matrix (rows true), macro F1.
+
+    Also the police view: a police-class clip raising any police alert, and a non-police
+    clip raising one (a false police alert).
+    """
+    true = np.asarray(true, dtype=np.int64)
+    pred = np.asarray(pred, dtype=np.int64)
+    conf = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(conf, (true, pred), 1)
+    per_class = {}
+    f1s = []
+    for c in taxonomy.CLASSES[:n_classes]:
+        tp = int(conf[c.id, c.id])
+        support, predicted = int(conf[c.id].sum()), int(conf[:, c.id].sum())
+        p = tp / predicted if predicted else float('nan')
+        r = tp / support if support else float('nan')
+        f1 = 2 * tp / (support + predicted) if support + predicted else float('nan')
+        per_class[c.name] = {'precision': p, 'recall': r, 'f1': f1, 'support': support,
+                             'predicted': predicted}
+        if support:
+            f1s.append(f1)
+    police = np.array([taxonomy.by_id(int(i)).police for i in range(n_classes)])
+    is_police, says_police = police[true], police[pred]
+    return {
+        'clips': int(true.size),
+        'accuracy': float(np.mean(true == pred)) if true.size else float('nan'),
+        'macro_f1': float(np.mean(f1s)) if f1s else float('nan'),
+        'per_class': per_class,
+        'confusion': {'classes': [c.name for c in taxonomy.CLASSES[:n_classes]],
+                      'rows_true_columns_predicted': conf.tolist()},
+        'police_alert': {
+            'police_clips': int(is_police.sum()),
+            'alerted': float(np.mean(says_police[is_police])) if is_police.any()
+            else float('nan'),
+            'other_clips': int((~is_police).sum()),
+            'false_alert_rate': float(np.mean(says_police[~is_police])) if (~is_police).any()
+            else float('nan'),
+        },
+    }
+
+
+def results_table(results: list[ClipResult]) -> list[dict]:
+    """Per-clip rows for the JSON report (paths and labels only, never audio)."""
+    return [asdict(r) for r in results]

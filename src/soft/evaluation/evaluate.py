@@ -1,0 +1,393 @@
+"""``soft evaluate MODEL DATA``: how a model does on anyone's labelled recordings.
+
+Three views, all through the deployed streaming detector (:mod:`clip_eval`):
+
+1. clip level: per-class precision, recall, F1 and the confusion matrix of each clip's most
+   confident detection;
+2. event based, DCASE 2017 task 2 style: 30 s mixtures of DATA's own clips at -6, 0 and
+   +6 dB EBR (:mod:`mixtures`), scored with sed_eval's definitions (:mod:`event_metrics`);
+   strongly labelled recordings (DCASE layout) are also scored as they are;
+3. false alarms per hour of the police classes on background-only streams (DATA's background
+   clips concatenated, and generated traffic).
+
+On the shared dev set only the validation groups of the training's own split are used
+(same fraction and seed as ``soft train``), so the evaluation never hears a training clip.
+Nothing is written but the JSON report: no audio, no features.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from soft.audio.drivers import NS
+from soft.classify import taxonomy
+from soft.evaluation import clip_eval, mixtures as mx
+from soft.evaluation.event_metrics import DCASE_COLLAR_S, Event, EventBasedMetrics, \
+    merge_repeats
+
+# soft train's defaults (--val-fraction 0.25, --seed 0): the held-out real clips.
+TRAIN_VAL_FRACTION = 0.25
+TRAIN_SEED = 0
+MERGE_GAP_S = 1.0
+STREAM_S = 120.0
+MAX_REAL_FA_S = 3600.0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog='soft evaluate',
+        description='Evaluate an ONNX classifier, through the deployed streaming detector, on '
+        'a folder of labelled recordings: clip-level precision/recall/F1 and confusion, '
+        'DCASE-style event-based error rate and F1 on 30 s mixtures at -6/0/+6 dB '
+        'event-to-background ratio, and police false alarms per hour on background streams. '
+        'Layouts: the shared dev-set manifest, ESC-50, UrbanSound8K, DCASE strong labels '
+        '(onset offset label), or label/clip.wav folders. No audio is written.')
+    p.add_argument('model', type=Path, help='ONNX classifier (e.g. models/soft_classifier.onnx)')
+    p.add_argument('data', type=Path, help='dataset folder')
+    p.add_argument('--out', type=Path, default=None, help='write the JSON report here')
+    p.add_argument('--mixtures', type=int, default=100,
+                   help='30 s mixtures per EBR (about half carry an event; 0: none)')
+    p.add_argument('--seed', type=int, default=0, help='seed of mixtures and backgrounds')
+    p.add_argument('--split', choices=('val', 'all'), default=None,
+                   help='clips to use: the held-out validation groups of the training split, '
+                   'or all (default: val for the shared dev-set manifest, all otherwise)')
+    p.add_argument('--val-fraction', type=float, default=TRAIN_VAL_FRACTION,
+                   help='validation fraction of the training run (soft train --val-fraction)')
+    p.add_argument('--split-seed', type=int, default=TRAIN_SEED,
+                   help='seed of the training run (soft train --seed)')
+    p.add_argument('--label-map', type=Path, default=None,
+                   help='YAML or CSV file mapping dataset labels to taxonomy classes '
+                   '(or "ignore"), on top of the built-in maps')
+    p.add_argument('--strict', action='store_true',
+                   help='an unmapped label is an error (default: background, counted)')
+    p.add_argument('--fa-minutes', type=float, default=10.0,
+                   help='minutes of generated traffic for the false-alarm rate')
+    p.add_argument('--max-clip-s', type=float, default=60.0,
+                   help='longer weakly labelled clips are skipped (reason: long)')
+    p.add_argument('--quiet', action='store_true', help='no progress lines on stderr')
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``soft evaluate``; 2 on bad input (message, no traceback)."""
+    from soft.classify.dataset import ManifestError
+    from soft.classify.inference import ModelError
+    from soft.classify.layouts import LayoutError
+
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        report = evaluate(args)
+    except (FileNotFoundError, LayoutError, ManifestError, ModelError, ValueError) as exc:
+        print(f'soft evaluate: {type(exc).__name__}: {exc}', file=sys.stderr)
+        return 2
+    print(format_report(report))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(_clean(report), indent=1) + '\n', encoding='utf-8')
+        print(f'report written to {args.out}')
+    return 0
+
+
+def _clean(o):
+    """JSON has no NaN: undefined figures become null."""
+    if isinstance(o, float):
+        return None if math.isnan(o) or math.isinf(o) else o
+    if isinstance(o, dict):
+        return {str(k): _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return _clean(float(o))
+    return o
+
+
+class _Log:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.t0 = time.perf_counter()
+
+    def __call__(self, text: str) -> None:
+        if not self.quiet:
+            print(f'[{time.perf_counter() - self.t0:6.1f}s] {text}', file=sys.stderr, flush=True)
+
+
+def select_split(data, split: str, val_fraction: float, seed: int) -> tuple[list, dict]:
+    """The clips to evaluate and how they were chosen."""
+    from soft.classify.dataset import split_by_group
+
+    clips = data.clips
+    if split == 'all':
+        return clips, {'split': 'all', 'clips': len(clips)}
+    if data.manifest_records:
+        records, how = data.manifest_records, 'training split of the shared manifests'
+    else:
+        records, how = [c.record() for c in clips], 'split_by_group of this dataset'
+    _, val = split_by_group(records, val_fraction, seed)
+    keep = {Path(r.path).resolve() for r in val}
+    chosen = [c for c in clips if Path(c.path).resolve() in keep]
+    groups = {c.group for c in chosen}
+    return chosen, {'split': 'val', 'how': how, 'val_fraction': val_fraction, 'seed': seed,
+                    'clips': len(chosen), 'groups': len(groups), 'of_clips': len(clips)}
+
+
+def _events(dets, shift_s: float = 0.0, t_min: float = -math.inf) -> list[Event]:
+    out = []
+    for d in dets:
+        t = d.onset_ns / NS - shift_s
+        if t >= t_min:
+            out.append(Event(t, t + max(d.duration_s, 0.01), taxonomy.by_id(d.class_id).name))
+    return out
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    """Run every section and return the report (see the module docstring)."""
+    from soft.classify import layouts
+    from soft.classify.inference import Classifier
+
+    log = _Log(args.quiet)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    classifier = Classifier(args.model, threads=1)
+    cfg, cfg_info = clip_eval.deployed_detector_config()
+    sr = classifier.feature_config.sample_rate
+    data = layouts.load_dataset(args.data, args.label_map, args.strict)
+    split = args.split or ('val' if data.layout == 'manifest' else 'all')
+    clips, split_info = select_split(data, split, args.val_fraction, args.split_seed)
+    log(f'{data.layout} layout: {len(data.clips)} clips listed, {len(clips)} in split {split}')
+    loaded, audio_rep = layouts.load_audio(clips, sr, max_s=args.max_clip_s)
+    skipped = list(data.skipped) + list(audio_rep.skipped)
+    if data.unknown_labels:
+        log(f'warning: {sum(data.unknown_labels.values())} clips with unmapped labels counted '
+            f'as background: {dict(data.unknown_labels)}')
+    for path, reason in skipped:
+        log(f'skipped {path}: {reason}')
+    timings['load_s'] = time.perf_counter() - t_start
+    report: dict = {
+        'model': {'path': str(args.model), 'sha256': classifier.sha256,
+                  'version': classifier.version,
+                  'thresholds': dict(zip([c.name for c in taxonomy.CLASSES],
+                                         classifier.thresholds.tolist()))},
+        'detector': cfg_info,
+        'data': {'root': str(args.data), 'layout': data.layout, 'listed': len(data.clips),
+                 'loaded': audio_rep.loaded, 'labels': dict(Counter(c.label for c, _ in loaded)),
+                 'unknown_labels_as_background': dict(data.unknown_labels),
+                 'ignored_by_label_map': data.ignored,
+                 'skipped_reasons': dict(Counter(r.split(':')[0] for _, r in skipped)),
+                 'skipped': [[str(p), r] for p, r in skipped],
+                 'kept_with_note': dict(audio_rep.notes), **split_info},
+        'seed': args.seed,
+    }
+    pool = clip_eval.BedPool(sr, args.seed)
+
+    # 1. clip level
+    t = time.perf_counter()
+    results = clip_eval.evaluate_clips(loaded, classifier, cfg, pool, args.seed)
+    clip_metrics = clip_eval.classification_metrics([r.true_id for r in results],
+                                                    [r.pred_id for r in results])
+    clip_metrics['left_out_multi_class'] = sum(1 for c, _ in loaded if c.class_id < 0)
+    clip_metrics['lead_in_detections'] = sum(r.lead_in_events for r in results)
+    clip_metrics['audio_s'] = sum(x.size for _, x in loaded) / sr
+    clip_metrics['clips_detail'] = clip_eval.results_table(results)
+    report['clip_level'] = clip_metrics
+    timings['clip_level_s'] = time.perf_counter() - t
+    log(f'clip level: {len(results)} clips, accuracy {clip_metrics["accuracy"]:.3f}')
+
+    # 2. event based
+    t = time.perf_counter()
+    weak = [(c, x) for c, x in loaded if c.events is None]
+    report['event_based'] = _mixture_section(weak, classifier, cfg, sr, args, log)
+    strong = [(c, x) for c, x in loaded if c.events is not None]
+    if strong:
+        report['event_based_recordings'] = _recordings_section(strong, classifier, cfg, pool,
+                                                               args.seed)
+    timings['event_based_s'] = time.perf_counter() - t
+
+    # 3. false alarms
+    t = time.perf_counter()
+    bg_clips = [x for c, x in loaded if c.class_id == taxonomy.BACKGROUND
+                and (c.events is None or not c.events)]
+    report['false_alarms'] = _false_alarm_section(bg_clips, classifier, cfg, sr, args, log)
+    timings['false_alarms_s'] = time.perf_counter() - t
+    timings['total_s'] = time.perf_counter() - t_start
+    report['timings'] = timings
+    return report
+
+
+def _mixture_section(weak, classifier, cfg, sr: int, args, log) -> dict:
+    from soft.classify.layouts import AMBIENT_LABELS, normalise_label
+
+    events = [mx.Source(str(c.path), c.label, c.class_id, mx.event_segment(x, sr))
+              for c, x in weak if c.class_id > taxonomy.BACKGROUND]
+    ambient = [mx.Source(str(c.path), c.label, c.class_id, mx.trim_silence(x, sr))
+               for c, x in weak if c.class_id == taxonomy.BACKGROUND
+               and normalise_label(c.label) in AMBIENT_LABELS]
+    section: dict = {'definition': 'sed_eval event-based, onset only, collar '
+                     f'{DCASE_COLLAR_S} s; repeats of one class merged when less than '
+                     f'{MERGE_GAP_S} s apart',
+                     'ebr_definition': '20 log10(rms(event segment) / rms(background over '
+                     'the same span)), as the DCASE 2017 task 2 synthesiser',
+                     'event_clips': len(events), 'ambient_clips': len(ambient),
+                     'event_classes': dict(Counter(taxonomy.by_id(s.class_id).name
+                                                   for s in events))}
+    if args.mixtures <= 0 or not events:
+        section['skipped'] = 'no mixtures requested' if args.mixtures <= 0 else \
+            'no event clips (non-background classes) in the data'
+        return section
+    rng = np.random.default_rng([args.seed, 1])
+    recipes = mx.make_recipes(args.mixtures, events, ambient, rng, sample_rate=sr)
+    merged = {e: EventBasedMetrics(DCASE_COLLAR_S) for e in mx.EBRS_DB}
+    raw = {e: EventBasedMetrics(DCASE_COLLAR_S) for e in mx.EBRS_DB}
+    both = EventBasedMetrics(DCASE_COLLAR_S)
+    detections = 0
+    for k, rec in enumerate(recipes):
+        bg = mx.render_background(rec, ambient, sr)
+        ebrs = mx.EBRS_DB if rec.event is not None else (None,)
+        for ebr in ebrs:
+            m = mx.mix(rec, bg, events, 0.0 if ebr is None else ebr, sr)
+            dets, _ = clip_eval.run_stream(m.audio, classifier, cfg, sr)
+            detections += len(dets)
+            est = _events(dets)
+            for e in (mx.EBRS_DB if ebr is None else (ebr,)):
+                merged[e].add(m.annotations, merge_repeats(est, MERGE_GAP_S))
+                raw[e].add(m.annotations, est)
+            both.add(m.annotations, merge_repeats(est, MERGE_GAP_S))
+        if (k + 1) % 20 == 0:
+            log(f'mixtures: {k + 1}/{len(recipes)}')
+    section.update({
+        'mixtures_per_ebr': len(recipes),
+        'with_event': sum(r.event is not None for r in recipes),
+        'real_backgrounds': sum(r.ambient is not None for r in recipes),
+        'detections': detections,
+        'per_ebr': {f'{e:+g}': merged[e].results() for e in mx.EBRS_DB},
+        'per_ebr_unmerged': {f'{e:+g}': {k: raw[e].results()['overall'][k]
+                                         for k in ('error_rate', 'f1', 'insertions')}
+                             for e in mx.EBRS_DB},
+        'all_ebrs': both.results(),
+    })
+    return section
+
+
+def _recordings_section(strong, classifier, cfg, pool, seed: int) -> dict:
+    """Strongly labelled recordings scored as they are (no EBR control)."""
+    metrics = EventBasedMetrics(DCASE_COLLAR_S)
+    fcfg = classifier.feature_config
+    tail = (fcfg.window_frames + cfg.pre_onset_frames) * fcfg.hop_length / pool.sample_rate \
+        + cfg.sustained_period_s + 0.2
+    for k, (c, x) in enumerate(strong):
+        stream, lead = clip_eval.embed(x, pool, np.random.default_rng([seed, 13, k]), tail)
+        dets, _ = clip_eval.run_stream(stream, classifier, cfg, pool.sample_rate)
+        shift = lead / pool.sample_rate
+        est = merge_repeats(_events(dets, shift, -clip_eval.ONSET_TOLERANCE_S), MERGE_GAP_S)
+        ref = [Event(a.onset_s, a.offset_s, taxonomy.by_id(a.class_id).name)
+               for a in c.events if a.class_id != taxonomy.BACKGROUND]
+        metrics.add(ref, est)
+    return metrics.results()
+
+
+def _false_alarm_section(bg_clips, classifier, cfg, sr: int, args, log) -> dict:
+    rng = np.random.default_rng([args.seed, 2])
+    streams: list[tuple[str, np.ndarray]] = []
+    real = mx.background_stream(bg_clips, sr, rng) if bg_clips else np.zeros(0, np.float32)
+    real = real[:int(MAX_REAL_FA_S * sr)]
+    for i in range(0, real.size, int(STREAM_S * sr)):
+        streams.append(('real', real[i:i + int(STREAM_S * sr)]))
+    from soft.sim.background import PROFILES
+
+    profiles = sorted(PROFILES)
+    left, k = args.fa_minutes * 60.0, 0
+    while left > 1.0:
+        dur = min(STREAM_S, left)
+        streams.append(('generated', mx.traffic(dur, profiles[k % len(profiles)],
+                                                int(rng.integers(2 ** 31)), sr)))
+        left -= dur
+        k += 1
+    police = set(taxonomy.police_ids())
+    out: dict = {}
+    for kind in ('real', 'generated'):
+        parts = [x for name, x in streams if name == kind]
+        hours = sum(x.size for x in parts) / sr / 3600.0
+        per_class: Counter = Counter()
+        for x in parts:
+            dets, _ = clip_eval.run_stream(x, classifier, cfg, sr)
+            per_class.update(taxonomy.by_id(d.class_id).name for d in dets)
+        n_police = sum(n for name, n in per_class.items()
+                       if taxonomy.by_name(name).id in police)
+        out[kind] = {'hours': hours, 'events_per_class': dict(per_class),
+                     'police_events': n_police,
+                     'police_per_hour': n_police / hours if hours else float('nan'),
+                     'all_per_hour': sum(per_class.values()) / hours if hours
+                     else float('nan')}
+        log(f'false alarms on {kind} background: {hours * 60:.1f} min, {n_police} police')
+    total_h = out['real']['hours'] + out['generated']['hours']
+    total_p = out['real']['police_events'] + out['generated']['police_events']
+    out['combined'] = {'hours': total_h,
+                       'police_per_hour': total_p / total_h if total_h else float('nan')}
+    out['real']['source'] = 'background-class clips of the evaluated split, cross-faded'
+    out['generated']['source'] = 'soft.sim.background traffic, profiles in turn'
+    return out
+
+
+def _f(v: float, fmt: str = '.2f') -> str:
+    return '-' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+
+def format_report(r: dict) -> str:
+    """The plain-text tables printed on stdout."""
+    lines = []
+    d = r['data']
+    lines.append(f'model {r["model"]["version"]}  sha256 {r["model"]["sha256"][:16]}...')
+    lines.append(f'data {d["root"]} ({d["layout"]}, split {d["split"]}): {d["loaded"]} clips '
+                 f'loaded, skipped {d["skipped_reasons"] or 0}, unknown labels '
+                 f'{d["unknown_labels_as_background"] or 0}')
+    c = r['clip_level']
+    lines.append('')
+    lines.append(f'Clip level ({c["clips"]} clips, accuracy {_f(c["accuracy"])}, '
+                 f'macro F1 {_f(c["macro_f1"])})')
+    lines.append(f'{"class":<15}{"support":>8}{"pred":>6}{"P":>7}{"R":>7}{"F1":>7}')
+    for name, m in c['per_class'].items():
+        if m['support'] or m['predicted']:
+            lines.append(f'{name:<15}{m["support"]:>8}{m["predicted"]:>6}'
+                         f'{_f(m["precision"]):>7}{_f(m["recall"]):>7}{_f(m["f1"]):>7}')
+    pa = c['police_alert']
+    lines.append(f'police clips alerting: {_f(pa["alerted"])} of {pa["police_clips"]}; '
+                 f'false police alerts: {_f(pa["false_alert_rate"])} of {pa["other_clips"]}')
+    e = r['event_based']
+    lines.append('')
+    if 'per_ebr' in e:
+        lines.append(f'Event based on {e["mixtures_per_ebr"]} x 30 s mixtures per EBR '
+                     f'({e["with_event"]} with an event; onset collar {DCASE_COLLAR_S} s)')
+        lines.append(f'{"EBR dB":<8}{"ER":>7}{"F1":>7}{"P":>7}{"R":>7}{"S":>5}{"D":>5}'
+                     f'{"I":>5}{"Nref":>6}')
+        for ebr, res in e['per_ebr'].items():
+            o = res['overall']
+            lines.append(f'{ebr:<8}{_f(o["error_rate"]):>7}{_f(o["f1"]):>7}'
+                         f'{_f(o["precision"]):>7}{_f(o["recall"]):>7}{o["substitutions"]:>5}'
+                         f'{o["deletions"]:>5}{o["insertions"]:>5}{o["n_ref"]:>6}')
+        lines.append('per class, all EBRs (F1 / ER): ' + ', '.join(
+            f'{k} {_f(v["f1"])}/{_f(v["error_rate"])}'
+            for k, v in e['all_ebrs']['class_wise'].items() if v['n_ref']))
+    else:
+        lines.append(f'Event based: {e.get("skipped")}')
+    if 'event_based_recordings' in r:
+        o = r['event_based_recordings']['overall']
+        lines.append(f'recordings as annotated: ER {_f(o["error_rate"])}, F1 {_f(o["f1"])} '
+                     f'(Nref {o["n_ref"]}, Nsys {o["n_sys"]})')
+    fa = r['false_alarms']
+    lines.append('')
+    lines.append('False alarms (police classes) per hour: ' + ', '.join(
+        f'{k} {_f(fa[k]["police_per_hour"], ".1f")} over {fa[k]["hours"] * 60:.1f} min'
+        for k in ('real', 'generated')) + f', combined {_f(fa["combined"]["police_per_hour"], ".1f")}')
+    t = r['timings']
+    lines.append(f'time: {t["total_s"]:.0f} s (clips {t["clip_level_s"]:.0f} s, events '
+                 f'{t["event_based_s"]:.0f} s, false alarms {t["false_alarms_s"]:.0f} s)')
+    return '\n'.join(lines)
