@@ -127,9 +127,10 @@ def render_model_card(report: dict) -> str:
         per = ', '.join(f'{NAMES[i + 1]} {v:.1f}' for i, v in
                         enumerate(fa['per_class_per_hour']) if v)
         out += ['## False alarms on background', '',
-                f'{fa["hours"] * 60:.0f} minutes of generated urban background, every 0.5 s '
-                f'window classified ({fa["windows"]} windows; an upper bound, the detector only '
-                f'submits onsets): **{fa["per_hour"]:.1f} false detections per sensor-hour**'
+                f'{fa["hours"] * 60:.0f} minutes of generated urban background through the '
+                f'detector\'s onset and sustained-sound stages, every window it submits '
+                f'classified ({fa["windows"]} windows; no rate limiting): '
+                f'**{fa["per_hour"]:.1f} false detections per sensor-hour**'
                 + (f' ({per}).' if per else '.'), '']
     out += ['## Thresholds', '',
             '| class | threshold | precision | recall | FA/h | target met |',
