@@ -7,12 +7,14 @@ classifies the windows those onsets open. So each clip is played through a fresh
 the clip's prediction is the class of its most confident detection (background if none).
 
 Lead-in: the detector's floor tracker needs a few tenths of a second of audio before it can
-see an onset, and a clip often starts on its event. Each clip is therefore embedded in a
-continuous generated street background (:mod:`soft.sim.background`) scaled to the clip's own
-noise floor (10th percentile of its in-band 100 ms powers, never under 60 dB below its
-loudest 100 ms): ``LEAD_S`` seconds before it, ``tail_s`` after it (so the window of an event
-at the very end still completes) and under it (adding at most 3 dB to the clip's own floor).
-Detections in the lead-in are counted apart, never credited to the clip.
+see an onset, and a clip often starts on its event. Each clip is therefore embedded in noise
+with the clip's own noise-floor spectrum (:func:`floor_bed`: per frequency bin, the 10th
+percentile of the clip's STFT power over time): ``LEAD_S`` seconds before it, long enough
+after it for the window of an event at its very end to complete, and under it (adding at
+most 3 dB to the clip's own floor). Matching the spectrum matters: a street-traffic bed
+under a rain clip would make the clip's start an onset in the high bands that a sensor
+listening to the rain all along would never see. Detections in the lead-in are counted
+apart, never credited to the clip.
 """
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ import numpy as np
 from soft.audio.detector import DetectorConfig, Detection, StreamingDetector
 from soft.audio.drivers import NS, AudioBlock
 from soft.classify import taxonomy
-from soft.classify.mixing import band
 
 LEAD_S = 3.0
 BLOCK_S = 0.1
@@ -75,46 +76,38 @@ def run_stream(x: np.ndarray, classifier, cfg: DetectorConfig, sample_rate: int,
     return out, det.diagnostics()
 
 
-def floor_power(x: np.ndarray, sample_rate: int) -> float:
-    """In-band noise-floor power of a clip (10th percentile of 100 ms powers)."""
-    y = band(x, sample_rate)
-    n = max(1, int(0.1 * sample_rate))
-    k = max(1, y.size // n)
-    p = np.mean(np.pad(y, (0, max(0, k * n - y.size)))[:k * n].reshape(k, n) ** 2, axis=1)
-    return float(max(np.percentile(p, FLOOR_PERCENTILE), p.max() * 10 ** (FLOOR_MIN_DB / 10)))
+def floor_bed(x: np.ndarray, n: int, rng: np.random.Generator, n_fft: int = 512
+              ) -> np.ndarray:
+    """``n`` samples of noise with the clip's own noise-floor spectrum and level.
+
+    Shape: per STFT bin, the 10th percentile of its power over the clip's frames (frames of
+    digital silence, 80 dB under the loudest, are ignored); white noise is shaped to it in
+    the frequency domain. Level: the 10th percentile of the frames' mean square, never under
+    60 dB below the loudest frame, so a zero-padded clip still sits in a microphone's noise.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    hop = n_fft // 2
+    k = max(1, (x.size - n_fft) // hop + 1)
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(k)[:, None]
+    frames = np.pad(x, (0, max(0, n_fft - x.size)))[idx]
+    power = np.mean(frames ** 2, axis=1)
+    live = power > power.max() * 10 ** (-80 / 10)
+    spectra = np.abs(np.fft.rfft(frames[live] * np.hanning(n_fft), axis=1)) ** 2
+    psd = np.percentile(spectra, FLOOR_PERCENTILE, axis=0) + 1e-30
+    level = max(float(np.percentile(power[live], FLOOR_PERCENTILE)),
+                float(power.max()) * 10 ** (FLOOR_MIN_DB / 10))
+    spec = np.fft.rfft(rng.standard_normal(n))
+    spec *= np.sqrt(np.interp(np.linspace(0, 1, spec.size), np.linspace(0, 1, psd.size), psd))
+    bed = np.fft.irfft(spec, n)
+    bed *= np.sqrt(level / max(float(np.mean(bed ** 2)), 1e-30))
+    return bed.astype(np.float32)
 
 
-class BedPool:
-    """Generated street background (full scale) to embed clips in; made once per run."""
-
-    def __init__(self, sample_rate: int, seed: int, seconds: float = 60.0):
-        from soft.evaluation.mixtures import traffic
-        from soft.sim.background import PROFILES
-
-        rng = np.random.default_rng([seed, 7])
-        self.sample_rate = sample_rate
-        self.streams = [traffic(seconds, p, int(rng.integers(2 ** 31)), sample_rate)
-                        for p in sorted(PROFILES)]
-        self.powers = [float(np.mean(band(s, sample_rate) ** 2)) for s in self.streams]
-
-    def bed(self, n: int, power: float, rng: np.random.Generator) -> np.ndarray:
-        """``n`` samples of one profile (looped if needed) at in-band ``power``."""
-        from soft.evaluation.mixtures import loop_to
-
-        k = int(rng.integers(len(self.streams)))
-        s = self.streams[k]
-        start = int(rng.integers(s.size))
-        x = loop_to(s, n, start, self.sample_rate) if n > s.size - start else \
-            s[start:start + n]
-        return (x * np.sqrt(power / max(self.powers[k], 1e-30))).astype(np.float32)
-
-
-def embed(x: np.ndarray, pool: BedPool, rng: np.random.Generator, tail_s: float,
+def embed(x: np.ndarray, sample_rate: int, rng: np.random.Generator, tail_s: float,
           lead_s: float = LEAD_S) -> tuple[np.ndarray, int]:
-    """The clip over a bed at its own floor, ``lead_s`` after the stream start."""
-    sr = pool.sample_rate
-    lead, tail = int(lead_s * sr), int(tail_s * sr)
-    out = pool.bed(lead + x.size + tail, floor_power(x, sr), rng)
+    """The clip over a bed of its own floor, starting ``lead_s`` into the stream."""
+    lead, tail = int(lead_s * sample_rate), int(tail_s * sample_rate)
+    out = floor_bed(x, lead + x.size + tail, rng)
     out[lead:lead + x.size] += x
     return out, lead
 
@@ -133,14 +126,13 @@ class ClipResult:
     classes: list[int]
 
 
-def evaluate_clip(x: np.ndarray, classifier, cfg: DetectorConfig, pool: BedPool,
+def evaluate_clip(x: np.ndarray, classifier, cfg: DetectorConfig, sr: int,
                   rng: np.random.Generator) -> tuple[int, float, int, int, list[int]]:
     """(predicted class, confidence, detections in the clip, in the lead-in, their classes)."""
-    sr = pool.sample_rate
     fcfg = classifier.feature_config
     tail_s = (fcfg.window_frames + cfg.pre_onset_frames) * fcfg.hop_length / sr + \
         cfg.sustained_period_s + 0.2
-    stream, lead = embed(x, pool, rng, tail_s)
+    stream, lead = embed(x, sr, rng, tail_s)
     dets, _ = run_stream(stream, classifier, cfg, sr)
     t_start = lead / sr - ONSET_TOLERANCE_S
     t_end = (lead + x.size) / sr
@@ -154,14 +146,15 @@ def evaluate_clip(x: np.ndarray, classifier, cfg: DetectorConfig, pool: BedPool,
 
 
 def evaluate_clips(clips: Sequence[tuple[object, np.ndarray]], classifier,
-                   cfg: DetectorConfig, pool: BedPool, seed: int = 0) -> list[ClipResult]:
+                   cfg: DetectorConfig, seed: int = 0) -> list[ClipResult]:
     """Run every (clip, samples) pair; clips without a single class (-1) are left out."""
     out = []
     for k, (clip, x) in enumerate(clips):
         if clip.class_id < 0:
             continue
         rng = np.random.default_rng([seed, 11, k])
-        pred, conf, n, before, classes = evaluate_clip(x, classifier, cfg, pool, rng)
+        sr = classifier.feature_config.sample_rate
+        pred, conf, n, before, classes = evaluate_clip(x, classifier, cfg, sr, rng)
         out.append(ClipResult(str(Path(clip.path)), clip.label, int(clip.class_id), pred,
                               conf, n, before, classes))
     return out

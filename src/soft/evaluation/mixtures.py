@@ -35,7 +35,8 @@ DURATION_S = 30.0
 LEAD_S = 2.0            # no event starts in the first seconds (the detector's floor settles)
 TAIL_S = 1.5            # ... nor ends in the last ones (its window must complete)
 MAX_EVENT_S = 8.0
-FADE_S = 0.1            # cross-fade of looped / concatenated background clips
+FADE_S = 0.5            # cross-fade of looped background clips
+JOIN_FADE_S = 1.0       # cross-fade between different clips of a background stream
 TRAFFIC_UNDER_DB = -10.0
 SENSITIVITY_DBFS = -38.0    # the sensor component's default microphone sensitivity
 ANTICLIP_PEAK = 0.99
@@ -244,7 +245,9 @@ def mix(recipe: Recipe, background: np.ndarray, events: list[Source], ebr: float
 
 def background_stream(clips: list[np.ndarray], sample_rate: int, rng: np.random.Generator,
                       bed_under_db: float = -30.0) -> np.ndarray:
-    """Real background clips in random order, cross-faded, over a faint generated bed.
+    """Real background clips in random order, cross-faded over 1 s, over a faint bed.
+
+    Joins are slow so that the change of clip is not an onset no street would produce.
 
     The bed (generated quiet-street traffic, 30 dB under the stream's median level) keeps the
     joins and zero-padded stretches from being digital silence, which no microphone yields.
@@ -252,7 +255,7 @@ def background_stream(clips: list[np.ndarray], sample_rate: int, rng: np.random.
     if not clips:
         return np.zeros(0, dtype=np.float32)
     order = rng.permutation(len(clips))
-    x = concat([trim_silence(clips[i], sample_rate) for i in order], sample_rate)
+    x = concat([trim_silence(clips[i], sample_rate) for i in order], sample_rate, JOIN_FADE_S)
     sec = sample_rate
     powers = [rms(x[i:i + sec]) for i in range(0, max(1, x.size - sec + 1), sec)]
     bed = traffic(x.size / sample_rate + 0.1, 'quiet_street', int(rng.integers(2 ** 31)),
