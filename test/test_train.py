@@ -196,3 +196,56 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
     assert sess.get_inputs()[0].name == 'logmel' and sess.get_outputs()[0].name == 'probs'
     card = (tmp_path / 'MODEL_CARD.md').read_text()
     assert clf.sha256 in card and 'Generated validation windows' in card
+
+
+def test_training_snr_is_the_simulators_snr():
+    """A window mixed at 'SNR 6 dB' must be what the demo's ground truth calls 6 dB."""
+    from scipy import signal
+
+    from soft.classify import mixing
+    from soft.sim import district, levels
+
+    assert mixing.SNR_BAND_HZ == levels.SNR_BAND_HZ
+    assert mixing.SNR_SPAN_S == district.SNR_WINDOW_S
+    sr = 16000
+    rng = np.random.default_rng(1)
+    bg = rng.normal(0.0, 0.01, sr) + 0.2 * np.sin(2 * np.pi * 60 * np.arange(sr) / sr)
+    click = np.zeros(sr)
+    click[4000:4080] = rng.normal(0.0, 1.0, 80)  # a 5 ms burst
+    y = mixing.mix_at_snr(click, bg, 6.0, sr)
+    sos = signal.butter(4, [150.0, 7000.0], 'bandpass', fs=sr, output='sos')
+    ev = signal.sosfilt(sos, y - bg)
+    w = int(0.025 * sr)
+    c = np.concatenate([[0.0], np.cumsum(ev ** 2)])
+    snr = 10 * np.log10(np.max(c[w:] - c[:-w]) / w / np.mean(signal.sosfilt(sos, bg) ** 2))
+    assert abs(snr - 6.0) < 0.1
+    # the 60 Hz hum is out of band: it must not make the click quieter
+    assert mixing.event_power(click, sr) > 0
+
+
+def test_detector_windows_start_ten_frames_before_the_onset():
+    from soft.audio.features import FeatureConfig
+    from soft.classify.featureset import detector_windows
+
+    cfg = FeatureConfig()
+    rng = np.random.default_rng(2)
+    x = rng.normal(0.0, 1e-3, 6 * cfg.sample_rate).astype(np.float32)
+    at = int(3.0 * cfg.sample_rate)
+    x[at:at + 400] += rng.normal(0.0, 0.3, 400).astype(np.float32)
+    wins = detector_windows(x, cfg)
+    assert wins.shape[1:] == (cfg.n_mels, cfg.window_frames) and len(wins) >= 1
+    energy = wins.astype(np.float32).mean(axis=1)
+    first_loud = int(np.argmax(energy[0] > energy[0][:5].mean() + 3.0))
+    assert 8 <= first_loud <= 11, first_loud
+    assert len(detector_windows(x[:2 * cfg.sample_rate], cfg)) == 0
+
+
+def test_recall_at_precision_sweep():
+    from soft.classify.realfigures import best_recall_at_precision
+
+    p = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.2])
+    is_c = np.array([True, True, False, True, True, False])
+    rec, t = best_recall_at_precision(p, is_c, 0.75)
+    assert rec == 1.0 and t == 0.6       # 4 of 5 above 0.6 are right: 0.8 >= 0.75
+    rec, t = best_recall_at_precision(p, is_c, 0.9)
+    assert rec == 0.5 and t == 0.9
