@@ -1,0 +1,235 @@
+"""The location stage as one object: events in, located incidents out.
+
+``Fusion`` validates nothing about messages (the component does that); it corrects each
+arrival for its sensor's estimated clock offset, associates, multilaterates, falls back to the
+loudest sensor when the fix is impossible or meaningless, and learns the clock offsets from
+the good fixes. Time only moves through the ``now_ns`` given to ``flush``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from soft.locate.association import (NS, AssociationConfig, Associator, Detection, Group,
+                                     classes_compatible, fuse_class)
+from soft.locate.clock_offsets import ClockOffsets
+from soft.locate.multilateration import Fix, FixConfig, locate
+from soft.locate.sensor_array import SensorArray
+from soft.locate.uncertainty import Ellipse, circle, ellipse_from_cov
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    association: AssociationConfig = AssociationConfig()
+    fix: FixConfig = FixConfig()
+    min_sensors_publish: int = 1       # smaller groups are dropped (counted), not published
+    fallback_radius_m: float = 150.0   # 95 % radius around the loudest sensor when degraded
+    max_ellipse_m: float = 200.0       # a wider fix says the geometry is degenerate
+    min_onset_sigma_s: float = 1e-4    # floor under the sensors' stated onset sigma
+    clock_correction: bool = True
+    clock_gain: float = 0.05
+    clock_min_sensors: int = 5         # inliers a fix needs to teach the clock estimate
+    clock_max_reduced_chi2: float = 3.0
+
+
+@dataclass(frozen=True)
+class LocatedIncident:
+    """A located source, ready to become an ``Incident`` message."""
+
+    incident_id: str
+    emission_ns: int                   # site time (clock-corrected)
+    class_id: int
+    confidence: float
+    position: np.ndarray               # (3,) map frame, m
+    ellipse: Ellipse
+    time_sigma_s: float
+    source_level_db: float
+    sensor_ids: tuple[str, ...]        # sensors used (inliers, or the voters if degraded)
+    residuals_s: tuple[float, ...]
+    degraded: bool
+    outlier_ids: tuple[str, ...] = ()
+    detections: tuple[Detection, ...] = ()
+    fix: Fix | None = None
+
+
+class Fusion:
+    """Associate, locate, estimate clock offsets."""
+
+    def __init__(self, array: SensorArray, cfg: FusionConfig = FusionConfig()):
+        self.array = array
+        self.cfg = cfg
+        self.assoc = Associator(array, cfg.association)
+        self.clocks = ClockOffsets(array.ids, gain=cfg.clock_gain,
+                                   max_offset_s=10.0 * float(array.clock_tolerance_s.max()))
+        self.counters: Counter[str] = Counter()
+        # (emission ns, predicted arrival ns per sensor, classes) of recent located incidents.
+        self._recent: deque[tuple[int, np.ndarray, set[int]]] = deque()
+
+    @property
+    def c(self) -> float:
+        return self.cfg.fix.speed_of_sound
+
+    def add(self, det: Detection) -> None:
+        """Queue one event (``onset_ns`` on the sensor's own clock)."""
+        self.array.index(det.sensor_id)
+        offset = self.clocks.offset_s(det.sensor_id) if self.cfg.clock_correction else 0.0
+        self.assoc.add(dataclasses.replace(
+            det, raw_onset_ns=det.onset_ns, onset_ns=det.onset_ns - int(round(offset * NS))))
+        self.counters['events'] += 1
+
+    def pending(self) -> int:
+        return len(self.assoc.pending)
+
+    def flush(self, now_ns: int) -> list[LocatedIncident]:
+        """Every incident whose association window has closed by ``now_ns``."""
+        out = []
+        while (seed := self.assoc.ready_seed(now_ns)) is not None:
+            inc = self._one(seed)
+            if inc is not None:
+                out.append(inc)
+        return out
+
+    # -- one group ----------------------------------------------------------------------
+    def _one(self, seed: Detection) -> LocatedIncident | None:
+        assoc = self.assoc
+        if seed.sustained:
+            return self._emit_degraded(assoc.sustained_group(seed))
+        xy, support = assoc.hypothesis(seed, assoc.candidates(seed))
+        fix = self._fit(support, seed, np.array([xy[0], xy[1], self.cfg.fix.source_z]))
+        if fix is not None:
+            emission = seed.onset_ns + int(round(fix.emission_s * NS))
+            timing, voters = assoc.gather(seed, fix.position, emission,
+                                          self.cfg.association.gate_s)
+            k = next((n for n, d in enumerate(timing) if d is seed), None)
+            if k is not None:
+                refit = self._fit(timing, seed, fix.position)
+                if refit is not None and refit.inliers[k]:
+                    return self._emit_fix(Group(seed, timing, voters, xy), refit)
+            # The seed does not belong with what its own hypothesis found: a stray event or
+            # a reflection. It goes alone and the others wait for a better seed.
+            self.counters['stray_seeds'] += 1
+            support = [seed]
+        if len(support) == 1 and self._is_echo(seed):
+            self.assoc.pending.remove([seed])
+            self.counters['echoes'] += 1
+            return None
+        return self._emit_degraded(Group(seed, support, [], xy))
+
+    def _is_echo(self, det: Detection) -> bool:
+        """Whether a lone event falls just after a recent incident's arrival at its sensor."""
+        i = self.array.index(det.sensor_id)
+        gate = int((self.cfg.association.gate_s + self.array.clock_tolerance_s[i]) * NS)
+        win = int(self.cfg.association.echo_window_s * NS)
+        horizon = det.onset_ns - int(2.0 * self.cfg.association.max_range_m / self.c * NS)
+        while self._recent and self._recent[0][0] < horizon - win:
+            self._recent.popleft()
+        for _, arrivals, classes in self._recent:
+            if (arrivals[i] - gate <= det.onset_ns <= arrivals[i] + win
+                    and any(classes_compatible(det.class_id, k,
+                                               self.cfg.association.allow_class_disagreement)
+                            for k in classes)):
+                return True
+        return False
+
+    def _sigmas(self, dets: Sequence[Detection]) -> np.ndarray:
+        out = []
+        for d in dets:
+            tol = float(self.array.clock_tolerance_s[self.array.index(d.sensor_id)])
+            clock = self.clocks.sigma_s(d.sensor_id, tol) if self.cfg.clock_correction \
+                else tol / math.sqrt(3.0)
+            out.append(math.hypot(max(d.onset_sigma_s, self.cfg.min_onset_sigma_s), clock))
+        return np.array(out)
+
+    def _fit(self, dets: Sequence[Detection], seed: Detection,
+             init: np.ndarray) -> Fix | None:
+        if len(dets) < self.cfg.fix.min_sensors:
+            return None
+        pos = self.array.positions[[self.array.index(d.sensor_id) for d in dets]]
+        times = np.array([(d.onset_ns - seed.onset_ns) / NS for d in dets])
+        fix = locate(pos, times, self._sigmas(dets), self.cfg.fix, init=init)
+        if fix is None:
+            self.counters['fix_failed'] += 1
+            return None
+        ell = ellipse_from_cov(fix.cov_xy)
+        if ell.major_m > self.cfg.max_ellipse_m:
+            self.counters['fix_degenerate'] += 1
+            return None
+        # A source far outside every sensor's hearing range is a fit gone astray.
+        nearest = float(np.min(np.linalg.norm(pos[:, :2] - fix.position[:2], axis=1)))
+        if nearest > self.cfg.association.max_range_m:
+            self.counters['fix_out_of_range'] += 1
+            return None
+        return fix
+
+    # -- output -------------------------------------------------------------------------
+    def _emit_fix(self, group: Group, fix: Fix) -> LocatedIncident | None:
+        seed = group.seed
+        timing = group.timing
+        inl = [d for d, ok in zip(timing, fix.inliers) if ok]
+        out = [d for d, ok in zip(timing, fix.inliers) if not ok]
+        # Outliers stay pending: they may be another source's arrival.
+        group = Group(seed, inl, group.voters, group.hypothesis_xy)
+        self.assoc.pending.remove(group.detections)
+        self.counters['outliers'] += len(out)
+        if len(group.sensor_ids) < self.cfg.min_sensors_publish:
+            self.counters['dropped_small'] += 1
+            return None
+        cls, conf = fuse_class(group.detections)
+        dist = np.linalg.norm(self.array.positions[[self.array.index(d.sensor_id)
+                                                    for d in inl]] - fix.position, axis=1)
+        level = float(np.median([d.level_db_spl for d in inl]
+                                + 20.0 * np.log10(np.maximum(dist, 1.0))))
+        emission = seed.onset_ns + int(round(fix.emission_s * NS))
+        arrivals = emission + np.round(np.linalg.norm(self.array.positions - fix.position,
+                                                      axis=1) / self.c * NS).astype(np.int64)
+        self._recent.append((emission, arrivals, {d.class_id for d in inl}))
+        if (self.cfg.clock_correction and fix.n_inliers >= self.cfg.clock_min_sensors
+                and fix.dof > 0 and fix.chi2 / fix.dof <= self.cfg.clock_max_reduced_chi2):
+            self.clocks.update([d.sensor_id for d in inl], fix.residuals_s[fix.inliers],
+                               fix.leverage[fix.inliers])
+            self.counters['clock_updates'] += 1
+        self.counters['incidents'] += 1
+        self.counters['located'] += 1
+        return LocatedIncident(
+            incident_id=f'inc_{emission // 1_000_000}_{seed.sensor_id}',
+            emission_ns=emission, class_id=cls, confidence=conf,
+            position=fix.position.copy(), ellipse=ellipse_from_cov(fix.cov_xy),
+            time_sigma_s=fix.emission_sigma_s, source_level_db=level,
+            sensor_ids=tuple(d.sensor_id for d in inl),
+            residuals_s=tuple(float(r) for r in fix.residuals_s[fix.inliers]),
+            degraded=False, outlier_ids=tuple(d.sensor_id for d in out),
+            detections=tuple(group.detections), fix=fix)
+
+    def _emit_degraded(self, group: Group) -> LocatedIncident | None:
+        """Too few sensors or no usable fix: the loudest sensor's position, a wide circle."""
+        self.assoc.pending.remove(group.detections)
+        dets = group.detections
+        if len(group.sensor_ids) < self.cfg.min_sensors_publish:
+            self.counters['dropped_small'] += 1
+            return None
+        loudest = max(dets, key=lambda d: d.level_db_spl)
+        pos = self.array.positions[self.array.index(loudest.sensor_id)].copy()
+        pos[2] = self.cfg.fix.source_z
+        cls, conf = fuse_class(dets)
+        radius = self.cfg.fallback_radius_m
+        earliest = min(d.onset_ns for d in dets)
+        self.counters['incidents'] += 1
+        self.counters['degraded'] += 1
+        # Emission: the first arrival, less half the travel time over the fallback radius;
+        # the sigma spans the rest.
+        emission = earliest - int(round(radius / 2.0 / self.c * NS))
+        sigma_t = max(radius / 2.0 / self.c, max(d.onset_sigma_s for d in dets))
+        return LocatedIncident(
+            incident_id=f'inc_{emission // 1_000_000}_{group.seed.sensor_id}',
+            emission_ns=emission, class_id=cls, confidence=conf, position=pos,
+            ellipse=circle(radius), time_sigma_s=sigma_t,
+            # The distance is unknown: the loudest level is a lower bound of the 1 m level.
+            source_level_db=float(loudest.level_db_spl),
+            sensor_ids=tuple(dict.fromkeys(d.sensor_id for d in dets)),
+            residuals_s=tuple(0.0 for _ in dict.fromkeys(d.sensor_id for d in dets)),
+            degraded=True, detections=tuple(dets))
