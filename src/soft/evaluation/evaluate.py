@@ -264,7 +264,7 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log) -> dict:
     section.update({
         'mixtures_per_ebr': len(recipes),
         'with_event': sum(r.event is not None for r in recipes),
-        'real_backgrounds': sum(r.ambient is not None for r in recipes),
+        'real_backgrounds': sum(bool(r.ambient) for r in recipes),
         'detections': detections,
         'per_ebr': {f'{e:+g}': merged[e].results() for e in mx.EBRS_DB},
         'per_ebr_unmerged': {f'{e:+g}': {k: raw[e].results()['overall'][k]

@@ -57,7 +57,7 @@ class Recipe:
     """Everything that defines one mixture except its EBR (rendered at each EBR)."""
 
     index: int
-    ambient: int | None          # index into the ambience sources, None: traffic only
+    ambient: tuple[int, ...]     # ambience sources joined in this order; empty: traffic only
     ambient_start: int
     traffic_profile: str
     traffic_seed: int
@@ -182,7 +182,9 @@ def make_recipes(n: int, events: list[Source], ambient: list[Source],
     """``n`` mixture recipes: about ``event_probability`` of them carry one event.
 
     Event classes are drawn uniformly (then a clip of the class), so a class with many clips
-    does not drown the others; two thirds of the backgrounds are real ambiences when any.
+    does not drown the others; two thirds of the backgrounds are real ambiences when any:
+    distinct clips of one ambience label (drawn uniformly) joined until 30 s are covered, so
+    a short clip is not looped (a looped clip repeats whatever sound it holds).
     """
     from soft.sim.background import PROFILES
 
@@ -190,11 +192,25 @@ def make_recipes(n: int, events: list[Source], ambient: list[Source],
     for i, s in enumerate(events):
         by_class.setdefault(s.class_id, []).append(i)
     classes = sorted(by_class)
+    amb_by_label: dict[str, list[int]] = {}
+    for i, s in enumerate(ambient):
+        amb_by_label.setdefault(s.label, []).append(i)
+    amb_labels = sorted(amb_by_label)
     profiles = sorted(PROFILES)
     out = []
     for k in range(n):
-        amb = int(rng.integers(len(ambient))) if ambient and rng.random() < 2 / 3 else None
-        start = int(rng.integers(ambient[amb].samples.size)) if amb is not None else 0
+        amb: tuple[int, ...] = ()
+        start = 0
+        if amb_labels and rng.random() < 2 / 3:
+            pool = amb_by_label[amb_labels[int(rng.integers(len(amb_labels)))]]
+            have, chosen = 0, []
+            for i in rng.permutation(pool):
+                chosen.append(int(i))
+                have += ambient[int(i)].samples.size - int(JOIN_FADE_S * sample_rate)
+                if have >= duration_s * sample_rate:
+                    break
+            amb = tuple(chosen)
+            start = int(rng.integers(ambient[amb[0]].samples.size))
         ev, t = None, 0.0
         if classes and rng.random() < event_probability:
             pool = by_class[classes[int(rng.integers(len(classes)))]]
@@ -212,9 +228,13 @@ def render_background(recipe: Recipe, ambient: list[Source], sample_rate: int,
     """The recipe's 30 s background (full scale, float32)."""
     n = int(round(duration_s * sample_rate))
     bed = traffic(duration_s, recipe.traffic_profile, recipe.traffic_seed, sample_rate)[:n]
-    if recipe.ambient is None:
+    if not recipe.ambient:
         return bed
-    amb = loop_to(ambient[recipe.ambient].samples, n, recipe.ambient_start, sample_rate)
+    first = ambient[recipe.ambient[0]].samples
+    joined = concat([first[recipe.ambient_start % first.size:]]
+                    + [ambient[i].samples for i in recipe.ambient[1:]] + [first],
+                    sample_rate, JOIN_FADE_S)
+    amb = loop_to(joined, n, 0, sample_rate)
     gain = rms(amb) / max(rms(bed), 1e-12) * 10 ** (TRAFFIC_UNDER_DB / 20)
     return (amb + gain * bed).astype(np.float32)
 

@@ -1,0 +1,77 @@
+"""Event-based metrics against cases computed by hand from Mesaros et al. 2016's definitions."""
+import math
+
+import pytest
+
+from soft.evaluation.event_metrics import Event, EventBasedMetrics, event_based, merge_repeats
+
+
+def ev(onset, label, dur=0.5):
+    return Event(onset, onset + dur, label)
+
+
+def test_one_of_each_error_kind():
+    # A@1.3 is correct; A@5.2 sits on B@5.0 (substitution); C@20 matches nothing (insertion);
+    # A@10 is never found (deletion). Nref = Nsys = 3, Ntp = 1, S = D = I = 1.
+    ref = [ev(1.0, 'A'), ev(5.0, 'B'), ev(10.0, 'A')]
+    est = [ev(1.3, 'A'), ev(5.2, 'A'), ev(20.0, 'C')]
+    r = event_based([(ref, est)])
+    o = r['overall']
+    assert (o['n_ref'], o['n_sys'], o['n_tp']) == (3, 3, 1)
+    assert (o['substitutions'], o['deletions'], o['insertions']) == (1, 1, 1)
+    assert o['error_rate'] == pytest.approx(1.0)
+    assert o['f1'] == pytest.approx(1 / 3)
+    assert o['precision'] == pytest.approx(1 / 3) and o['recall'] == pytest.approx(1 / 3)
+    a, b, c = (r['class_wise'][k] for k in 'ABC')
+    # class-wise: no substitutions; A: 2 refs, 2 estimates, 1 correct
+    assert (a['deletions'], a['insertions'], a['error_rate'], a['f1']) == (1, 1, 1.0, 0.5)
+    assert (b['deletions'], b['insertions'], b['error_rate'], b['f1']) == (1, 0, 1.0, 0.0)
+    assert math.isnan(c['error_rate']) and c['f1'] == 0.0 and c['insertions'] == 1
+    assert r['class_wise_average']['f1'] == pytest.approx(0.25)
+    assert r['class_wise_average']['error_rate'] == pytest.approx(1.0)
+
+
+def test_collar_is_inclusive_and_onset_only():
+    ref = [Event(2.0, 2.2, 'A')]
+    inside = event_based([(ref, [Event(2.5, 9.0, 'A')])])['overall']      # offset ignored
+    outside = event_based([(ref, [Event(2.51, 2.6, 'A')])])['overall']
+    assert inside['n_tp'] == 1 and inside['error_rate'] == 0.0 and inside['f1'] == 1.0
+    assert outside['n_tp'] == 0 and outside['deletions'] == 1 and outside['insertions'] == 1
+    assert outside['error_rate'] == pytest.approx(2.0)
+    # a wrong class inside the collar is one substitution, not a deletion plus an insertion
+    sub = event_based([(ref, [Event(2.4, 2.5, 'B')])])['overall']
+    assert (sub['substitutions'], sub['deletions'], sub['insertions']) == (1, 0, 0)
+    assert sub['error_rate'] == pytest.approx(1.0)
+
+
+def test_matching_is_optimal_not_greedy():
+    # Greedy in reference order pairs r1=1.0 with e=1.45 and leaves r2=1.9 alone;
+    # the maximum matching pairs r1-0.6 and r2-1.45: two correct events.
+    ref = [ev(1.0, 'A'), ev(1.9, 'A')]
+    est = [ev(1.45, 'A'), ev(0.6, 'A')]
+    o = event_based([(ref, est)])['overall']
+    assert o['n_tp'] == 2 and o['error_rate'] == 0.0
+
+
+def test_recordings_are_matched_separately_and_accumulate():
+    m = EventBasedMetrics(collar_s=0.5)
+    m.add([ev(3.0, 'A')], [])                 # a deletion in recording 1
+    m.add([], [ev(3.0, 'A')])                 # an insertion in recording 2 (no event there)
+    m.add([ev(7.0, 'B')], [ev(7.1, 'B')])     # correct
+    r = m.results()
+    o = r['overall']
+    assert r['recordings'] == 3
+    assert (o['n_tp'], o['deletions'], o['insertions'], o['n_ref']) == (1, 1, 1, 2)
+    assert o['error_rate'] == pytest.approx(1.0) and o['f1'] == pytest.approx(0.5)
+
+
+def test_nothing_to_score_is_undefined_not_perfect():
+    o = event_based([([], [])])['overall']
+    assert math.isnan(o['error_rate']) and math.isnan(o['f1']) and math.isnan(o['precision'])
+
+
+def test_merge_repeats_joins_one_class_only():
+    dets = [Event(1.0, 1.2, 'A'), Event(1.8, 2.0, 'A'), Event(1.9, 2.0, 'B'),
+            Event(5.0, 5.1, 'A')]
+    out = merge_repeats(dets, gap_s=1.0)
+    assert out == [Event(1.0, 2.0, 'A'), Event(1.9, 2.0, 'B'), Event(5.0, 5.1, 'A')]
