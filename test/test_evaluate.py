@@ -1,0 +1,113 @@
+"""soft evaluate: mixtures at a stated EBR with true annotations, and the whole run end to end."""
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from onnx_fixtures import band_detector_weights, make_test_model
+
+from soft.audio.features import FeatureConfig
+from soft.classify import taxonomy
+from soft.evaluation import mixtures as mx
+from soft.evaluation.evaluate import main
+
+SR = 16000
+WHISTLE = taxonomy.by_name('whistle').id
+
+
+def burst(seconds, f_lo=2100, f_hi=2900, lead=0.4, amp=0.2, seed=0):
+    """Noise floor, then a tone cluster from ``lead`` s: a whistle for the band model."""
+    rng = np.random.default_rng(seed)
+    x = 0.003 * rng.standard_normal(int(seconds * SR))
+    t = np.arange(int(0.6 * SR)) / SR
+    s = sum(np.sin(2 * np.pi * f * t + f) for f in np.linspace(f_lo, f_hi, 4))
+    i = int(lead * SR)
+    x[i:i + t.size] += amp * s
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize('ebr', mx.EBRS_DB)
+def test_mixture_has_the_requested_ebr_and_true_annotation(ebr):
+    rng = np.random.default_rng(3)
+    events = [mx.Source('w', 'whistle', WHISTLE, mx.event_segment(burst(2.0), SR))]
+    rain = (0.05 * rng.standard_normal(7 * SR)).astype(np.float32)
+    ambient = [mx.Source('r', 'rain', 0, rain)]
+    recipes = mx.make_recipes(12, events, ambient, rng, event_probability=1.0)
+    assert any(r.ambient for r in recipes) and any(not r.ambient for r in recipes)
+    for rec in recipes[:4]:
+        bg = mx.render_background(rec, ambient, SR)
+        m = mx.mix(rec, bg, events, ebr, SR)
+        assert m.audio.size == int(mx.DURATION_S * SR)
+        np.testing.assert_allclose(m.audio, m.background + m.event, atol=1e-6)
+        (a,) = m.annotations
+        on, off = round(a.onset * SR), round(a.offset * SR)
+        nz = np.flatnonzero(m.event)
+        assert a.label == 'whistle' and on <= nz[0] and nz[-1] < off
+        assert mx.LEAD_S <= a.onset and a.offset <= mx.DURATION_S - mx.TAIL_S + 0.01
+        # the event segment starts at the tone's onset (0.4 s into the clip, 20 ms margin)
+        assert (off - on) / SR == pytest.approx(0.6 + 0.07, abs=0.03)
+        assert mx.ebr_db(m.event[on:off], m.background[on:off]) == pytest.approx(ebr, abs=0.5)
+    # the anti-clipping gain keeps the ratio
+    loud = [mx.Source('w', 'whistle', WHISTLE, 40 * events[0].samples)]
+    bg = mx.render_background(recipes[0], [mx.Source('r', 'rain', 0, 15 * rain)], SR)
+    m = mx.mix(recipes[0], bg, loud, ebr, SR)
+    (a,) = m.annotations
+    on, off = round(a.onset * SR), round(a.offset * SR)
+    assert np.max(np.abs(m.audio)) <= mx.ANTICLIP_PEAK + 1e-6
+    assert mx.ebr_db(m.event[on:off], m.background[on:off]) == pytest.approx(ebr, abs=0.5)
+
+
+def test_no_event_mixtures_are_about_half():
+    rng = np.random.default_rng(0)
+    events = [mx.Source('w', 'whistle', WHISTLE, np.ones(SR, np.float32))]
+    recipes = mx.make_recipes(400, events, [], rng)
+    share = np.mean([r.event is None for r in recipes])
+    assert 0.4 < share < 0.6 and all(not r.ambient for r in recipes)
+
+
+def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
+    cfg = FeatureConfig()
+    w, b = band_detector_weights(cfg, WHISTLE, 2000, 3000)
+    model = make_test_model(tmp_path / 'band.onnx', cfg, w, b)
+    data = tmp_path / 'data'
+    for k in range(4):
+        (data / 'whistle').mkdir(parents=True, exist_ok=True)
+        sf.write(str(data / 'whistle' / f'w{k}.wav'), burst(2.0, seed=k), SR)
+        (data / 'rain').mkdir(exist_ok=True)
+        noise = np.random.default_rng(10 + k).standard_normal(3 * SR) * 0.02
+        sf.write(str(data / 'rain' / f'r{k}.flac'), noise.astype(np.float32), SR)
+    (data / 'whistle' / 'broken.wav').write_bytes(b'not audio')
+    out = tmp_path / 'results.json'
+    code = main([str(model), str(data), '--mixtures', '4', '--fa-minutes', '0.5',
+                 '--seed', '1', '--out', str(out), '--quiet'])
+    assert code == 0
+    r = json.loads(out.read_text())
+    for key in ('model', 'detector', 'data', 'clip_level', 'event_based', 'false_alarms',
+                'timings'):
+        assert key in r, key
+    assert r['data']['layout'] == 'folders' and r['data']['split'] == 'all'
+    assert r['data']['skipped_reasons'] == {'corrupt': 1}
+    assert len(r['model']['sha256']) == 64
+    c = r['clip_level']
+    assert c['per_class']['whistle']['support'] == 4 and c['per_class']['background'][
+        'support'] == 4
+    assert c['per_class']['whistle']['recall'] == 1.0          # a band model hears its band
+    assert c['confusion']['rows_true_columns_predicted'][0][0] == 4
+    e = r['event_based']
+    assert set(e['per_ebr']) == {'-6', '+0', '+6'} and e['mixtures_per_ebr'] == 4
+    for res in e['per_ebr'].values():
+        o = res['overall']
+        assert o['n_ref'] == e['with_event']
+        assert o['substitutions'] + o['deletions'] + o['n_tp'] == o['n_ref']
+    if e['with_event']:
+        assert e['per_ebr']['+6']['overall']['recall'] == 1.0
+    fa = r['false_alarms']
+    assert fa['generated']['hours'] == pytest.approx(0.5 / 60, rel=0.01)
+    assert fa['real']['hours'] > 0 and fa['combined']['police_per_hour'] == 0.0
+    text = capsys.readouterr().out
+    assert 'Clip level' in text and 'EBR dB' in text and 'False alarms' in text
+
+
+def test_evaluate_reports_bad_input_without_traceback(tmp_path, capsys):
+    assert main([str(tmp_path / 'none.onnx'), str(tmp_path)]) == 2
+    assert 'soft evaluate: ModelError' in capsys.readouterr().err
