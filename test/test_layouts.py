@@ -67,8 +67,8 @@ def test_urbansound8k_layout(tmp_path):
     ids = {c.path.name: (c.class_id, c.group) for c in data.clips}
     assert ids['7061-6-0-0.wav'] == (taxonomy.by_name('gunshot').id, 'fs:7061')
     assert ids['9031-4-0-0.wav'][0] == taxonomy.by_name('drill').id
-    assert [(p.name, r.split(':')[0]) for p, r in data.skipped] == [('9999-5-0-0.wav',
-                                                                      'missing')]
+    skipped = [(p.name, r.split(':')[0]) for p, r in data.skipped]
+    assert skipped == [('9999-5-0-0.wav', 'missing')]
 
 
 def test_dcase_sidecars_and_event_lists(tmp_path):
@@ -94,8 +94,8 @@ def test_dcase_sidecars_and_event_lists(tmp_path):
     g = clips['mixture_devtest_gunshot_000.wav']
     assert [(a.onset_s, a.label) for a in g.events] == [(1.2, 'gunshot')]
     assert clips['mixture_devtest_gunshot_001.wav'].events == ()
-    assert [(p.name, r.split(':')[0]) for p, r in data.skipped] == [('stray.wav',
-                                                                      'unannotated')]
+    skipped = [(p.name, r.split(':')[0]) for p, r in data.skipped]
+    assert skipped == [('stray.wav', 'unannotated')]
 
 
 def test_dcase_bad_row_names_file_and_line(tmp_path):
