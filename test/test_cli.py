@@ -47,7 +47,7 @@ def test_malformed_site_names_file_line_and_field(tmp_path: Path, capsys):
 
 
 def test_every_command_has_help(capsys):
-    for cmd in ('demo', 'simulate', 'run'):
+    for cmd in ('demo', 'simulate', 'run', 'evaluate', 'train'):
         with pytest.raises(SystemExit) as exc:
             main([cmd, '--help'])
         assert exc.value.code == 0

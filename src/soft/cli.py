@@ -1,4 +1,4 @@
-"""The `soft` command line: demo, simulate, run, train.
+"""The `soft` command line: demo, simulate, run, train, evaluate.
 
 Every sub-command has --help. Errors in inputs (site, scenario, audio, model) are printed as
 one clear line naming the file and field, with exit code 2, never a traceback.
@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('train', help='train the classifier and export it to ONNX',
                        add_help=False)
     p.add_argument('args', nargs=argparse.REMAINDER)
+    p = sub.add_parser('evaluate', help='evaluate a model on a folder of labelled recordings',
+                       add_help=False)
+    p.add_argument('args', nargs=argparse.REMAINDER)
     return parser
 
 
@@ -73,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from soft.classify.train import main as train_main
 
         return int(train_main(argv[1:]) or 0)
+    if argv[:1] == ['evaluate']:
+        from soft.evaluation.evaluate import main as evaluate_main
+
+        return int(evaluate_main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     from soft.configio import ConfigError
 
