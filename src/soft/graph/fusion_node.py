@@ -64,7 +64,8 @@ class FusionComponent(Component):
               'as degenerate geometry and degraded, m.', min=1.0, max=10000.0),
         Param('clock_correction', True, 'Estimate each sensor\'s clock offset from good '
               'fixes and correct arrivals by it.'),
-        Param('clock_gain', 0.05, 'Gain of the running clock-offset estimate, no unit.',
+        Param('clock_gain', 0.01, 'Share of the clock-offset estimate\'s weight forgotten per fix '
+              '(about 1/gain fixes remembered), no unit.',
               min=0.0, max=1.0),
         Param('clock_min_sensors', 5, 'Inlier sensors a fix needs to update clock offsets.',
               min=4, max=100),

@@ -32,7 +32,7 @@ class FusionConfig:
     max_ellipse_m: float = 200.0       # a wider fix says the geometry is degenerate
     min_onset_sigma_s: float = 1e-4    # floor under the sensors' stated onset sigma
     clock_correction: bool = True
-    clock_gain: float = 0.05
+    clock_gain: float = 0.01
     clock_min_sensors: int = 5         # inliers a fix needs to teach the clock estimate
     clock_max_reduced_chi2: float = 3.0
 
@@ -114,10 +114,16 @@ class Fusion:
             # a reflection. It goes alone and the others wait for a better seed.
             self.counters['stray_seeds'] += 1
             support = [seed]
-        if len(support) == 1 and self._is_echo(seed):
-            self.assoc.pending.remove([seed])
-            self.counters['echoes'] += 1
-            return None
+        # Without a fix, members that sit just after a located incident's arrival at their
+        # sensor are its echoes or rejected reflections, not a new source.
+        echoes = [d for d in support if self._is_echo(d)]
+        if echoes:
+            self.assoc.pending.remove(echoes)
+            self.counters['echoes'] += len(echoes)
+            support = [d for d in support if not any(d is e for e in echoes)]
+            if not support:
+                return None
+            seed = min(support, key=lambda d: d.onset_ns)
         return self._emit_degraded(Group(seed, support, [], xy))
 
     def _is_echo(self, det: Detection) -> bool:
@@ -149,20 +155,98 @@ class Fusion:
              init: np.ndarray) -> Fix | None:
         if len(dets) < self.cfg.fix.min_sensors:
             return None
-        pos = self.array.positions[[self.array.index(d.sensor_id) for d in dets]]
+        rows = [self.array.index(d.sensor_id) for d in dets]
+        pos = self.array.positions[rows]
         times = np.array([(d.onset_ns - seed.onset_ns) / NS for d in dets])
-        fix = locate(pos, times, self._sigmas(dets), self.cfg.fix, init=init)
+        sig = self._sigmas(dets)
+        fix = self._checked(locate(pos, times, sig, self.cfg.fix, init=init), pos)
         if fix is None:
+            # With few sensors two positions explain the arrivals equally well; the loud
+            # sensor is the nearer one, so start again there.
+            loud = pos[int(np.argmax([d.level_db_spl for d in dets]))] + np.array([1.0, 1.0, 0])
+            fix = self._checked(locate(pos, times, sig, self.cfg.fix, init=loud), pos,
+                                count=fix is None and len(dets) <= self.cfg.fix.min_sensors)
+        if fix is None and len(dets) > self.cfg.fix.min_sensors:
+            fix = self._consensus(dets, pos, times, sig)
+        if fix is not None and self._mirrored(fix, pos, times, sig):
+            self.counters['fix_ambiguous'] += 1
+            return None
+        return fix
+
+    def _mirrored(self, fix: Fix, pos: np.ndarray, times: np.ndarray,
+                  sig: np.ndarray) -> bool:
+        """Whether the mirror image of the fix across the inlier sensors' main axis fits
+        nearly as well: nearly collinear sensors cannot tell the two sides apart, and the
+        local covariance does not show it."""
+        ok = fix.inliers
+        xy = pos[ok, :2]
+        centre = xy.mean(0)
+        _, _, vt = np.linalg.svd(xy - centre, full_matrices=False)
+        axis = vt[0]
+        d = fix.position[:2] - centre
+        mirror = fix.position.copy()
+        mirror[:2] = centre + 2.0 * (d @ axis) * axis - d
+        if np.linalg.norm(mirror[:2] - fix.position[:2]) < 1.0:
+            return False
+        w = 1.0 / sig[ok] ** 2
+        travel = np.linalg.norm(pos[ok] - mirror, axis=1) / self.c
+        t0 = float(np.sum(w * (times[ok] - travel)) / np.sum(w))
+        chi2_mirror = float(np.sum(w * (times[ok] - t0 - travel) ** 2))
+        return chi2_mirror <= fix.chi2 + 25.0
+
+    def _consensus(self, dets: Sequence[Detection], pos: np.ndarray, times: np.ndarray,
+                   sig: np.ndarray) -> Fix | None:
+        """Minimal subsets with the seed (RANSAC): when several of the group's events
+        belong to another sound, the robust fit can settle on a wrong consensus; exact fits
+        of the seed and two others, scored by how many events they explain, find the right
+        one. The seed is row 0 of ``dets``'s time reference; the loudest events are tried."""
+        from itertools import combinations
+
+        k0 = int(np.argmin(np.abs(times)))
+        others = [k for k in np.argsort([-d.level_db_spl for d in dets]) if k != k0][:8]
+        gate = 4.0 * sig + 1e-3
+        best, best_key = None, None
+        cfg3 = dataclasses.replace(self.cfg.fix, loss='linear')
+        for a, b in combinations(others, 2):
+            idx = [k0, int(a), int(b)]
+            f = locate(pos[idx], times[idx], sig[idx], cfg3, init=pos[k0] + np.array([1, 1, 0]))
+            if f is None:
+                continue
+            res = times - (f.emission_s + np.linalg.norm(pos - f.position, axis=1) / self.c)
+            ok = np.abs(res) <= gate
+            key = (int(ok.sum()), -float(np.sum((res[ok] / sig[ok]) ** 2)))
+            if best_key is None or key > best_key:
+                best, best_key = (ok, f.position), key
+        if best is None or best_key[0] < self.cfg.fix.min_sensors + 1:
             self.counters['fix_failed'] += 1
             return None
-        ell = ellipse_from_cov(fix.cov_xy)
-        if ell.major_m > self.cfg.max_ellipse_m:
-            self.counters['fix_degenerate'] += 1
+        ok, p0 = best
+        fix = locate(pos[ok], times[ok], sig[ok], self.cfg.fix, init=p0)
+        fix = self._checked(fix, pos[ok], count=True)
+        if fix is None:
             return None
-        # A source far outside every sensor's hearing range is a fit gone astray.
-        nearest = float(np.min(np.linalg.norm(pos[:, :2] - fix.position[:2], axis=1)))
-        if nearest > self.cfg.association.max_range_m:
-            self.counters['fix_out_of_range'] += 1
+        # Back to the group's rows: the events outside the consensus are outliers.
+        res = times - (fix.emission_s + np.linalg.norm(pos - fix.position, axis=1) / self.c)
+        inl = np.zeros(len(dets), bool)
+        inl[np.flatnonzero(ok)[fix.inliers]] = True
+        lev = np.zeros(len(dets))
+        lev[ok] = fix.leverage
+        self.counters['consensus_fixes'] += 1
+        return dataclasses.replace(fix, residuals_s=res, inliers=inl, leverage=lev)
+
+    def _checked(self, fix: Fix | None, pos: np.ndarray, count: bool = False) -> Fix | None:
+        """The fix, or None when it failed, is degenerate, or lies outside hearing range."""
+        why = ''
+        if fix is None:
+            why = 'fix_failed'
+        elif ellipse_from_cov(fix.cov_xy).major_m > self.cfg.max_ellipse_m:
+            why = 'fix_degenerate'
+        elif float(np.min(np.linalg.norm(pos[:, :2] - fix.position[:2], axis=1))) \
+                > self.cfg.association.max_range_m:
+            why = 'fix_out_of_range'
+        if why:
+            if count:
+                self.counters[why] += 1
             return None
         return fix
 
@@ -191,7 +275,9 @@ class Fusion:
         if (self.cfg.clock_correction and fix.n_inliers >= self.cfg.clock_min_sensors
                 and fix.dof > 0 and fix.chi2 / fix.dof <= self.cfg.clock_max_reduced_chi2):
             self.clocks.update([d.sensor_id for d in inl], fix.residuals_s[fix.inliers],
-                               fix.leverage[fix.inliers])
+                               fix.leverage[fix.inliers],
+                               [max(d.onset_sigma_s, self.cfg.min_onset_sigma_s)
+                                for d in inl])
             self.counters['clock_updates'] += 1
         self.counters['incidents'] += 1
         self.counters['located'] += 1

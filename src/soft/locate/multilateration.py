@@ -182,6 +182,10 @@ def locate(sensors: np.ndarray, times_s: np.ndarray, sigmas_s: np.ndarray,
         cost = float(_robust_cost(prob.residuals(th)[:n], cfg))
         if cost < best:
             best, theta = cost, th
+        # A start that explains the arrivals about as well as their sigmas allow is the
+        # basin; the other starts only guard against a poor one.
+        if best <= 2.0 * n:
+            break
     assert theta is not None
 
     # Drop the worst sensor while any inlier is out of bounds and the fit keeps redundancy.
