@@ -116,8 +116,8 @@ def test_position_error_over_many_sources_inside_the_array(array):
 def test_simultaneous_incidents_are_separated(array):
     rng = np.random.default_rng(4)
     a, b = np.array([-250.0, 120.0, 1.5]), np.array([230.0, -150.0, 1.5])
-    evs = shot_events(array, a, T0, rng) + shot_events(array, b, T0 + NS // 50, rng,
-                                                        class_id=3, source_db=120.0)
+    evs = shot_events(array, a, T0, rng)
+    evs += shot_events(array, b, T0 + NS // 50, rng, class_id=3, source_db=120.0)
     incs = run(Fusion(array, config()), evs)
     assert len(incs) == 2
     by_class = {i.class_id: i for i in incs}

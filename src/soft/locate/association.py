@@ -199,8 +199,8 @@ class Associator:
                                            self.cfg.allow_class_disagreement)]
         return out
 
-    def hypothesis(self, seed: Detection, cands: list[Detection]) -> tuple[np.ndarray,
-                                                                          list[Detection]]:
+    def hypothesis(self, seed: Detection,
+                   cands: list[Detection]) -> tuple[np.ndarray, list[Detection]]:
         """Best source position on the grid around the seed's sensor and its supporters.
 
         Score of a position: the confidence of the seed plus, per other sensor, the best
