@@ -13,6 +13,7 @@ from launch_ros.actions import LifecycleNode
 from launch_ros.substitutions import FindPackageShare
 
 from soft.graph.launch_support import flag, lifecycle
+from soft.graph.registry import EVENTS_TOPIC
 from soft.site import load_site
 
 
@@ -34,6 +35,7 @@ def _sensor_node(context):
     node = LifecycleNode(
         package='soft', executable='sensor_node', name='sensor',
         namespace=f'sensor_{sensor_id}', output='screen', emulate_tty=True,
+        remappings=[('events', EVENTS_TOPIC)],
         respawn=flag(context, 'respawn'), respawn_delay=2.0,
         arguments=['--ros-args', '--log-level',
                    LaunchConfiguration('log_level').perform(context)],

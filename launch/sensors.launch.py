@@ -15,6 +15,7 @@ from launch_ros.actions import LifecycleNode
 from launch_ros.substitutions import FindPackageShare
 
 from soft.graph.launch_support import flag, lifecycle
+from soft.graph.registry import EVENTS_TOPIC
 from soft.site import load_site
 
 
@@ -47,6 +48,7 @@ def _sensor_nodes(context):
         node = LifecycleNode(
             package='soft', executable='sensor_node', name='sensor',
             namespace=f'sensor_{sensor_id}', output='screen', emulate_tty=True,
+            remappings=[('events', EVENTS_TOPIC)],
             arguments=['--ros-args', '--log-level', log_level],
             parameters=[params_file, {
                 'sensor_id': sensor_id,

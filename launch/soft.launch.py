@@ -38,6 +38,10 @@ def generate_launch_description():
             default_value=PathJoinSubstitution([share, 'config', 'params', 'sensor.yaml']),
             description='ROS parameter file for the sensor nodes.'),
         DeclareLaunchArgument(
+            'fusion_params_file',
+            default_value=PathJoinSubstitution([share, 'config', 'params', 'fusion.yaml']),
+            description='ROS parameter file for the fusion node.'),
+        DeclareLaunchArgument(
             'start_sensors', default_value='true', choices=['true', 'false'],
             description='Start the sensor nodes here (false when gateways run them).'),
         DeclareLaunchArgument(
@@ -58,5 +62,13 @@ def generate_launch_description():
                 'params_file': LaunchConfiguration('sensor_params_file'),
                 'use_sim_time': use_sim_time,
                 'autostart': autostart,
+            }.items()),
+        IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(
+                PathJoinSubstitution([share, 'launch', 'fusion.launch.py'])),
+            launch_arguments={
+                'site_file': site_file,
+                'params_file': LaunchConfiguration('fusion_params_file'),
+                'use_sim_time': use_sim_time,
             }.items()),
     ])

@@ -35,7 +35,7 @@ def event(sensor_id, onset_ns, class_id=1, confidence=0.9, level=95.0, sigma=2e-
 
 def graph(site, **params):
     host = EmbeddedHost()
-    comp = host.add(FusionComponent, params=params, remap={'events': EVENTS},
+    comp = host.add(FusionComponent, namespace='soft', params=params, remap={'events': EVENTS},
                     resources={'site': site})
     out = []
     host.tap('soft/incidents', lambda t, m, now: out.append(m))

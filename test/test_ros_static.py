@@ -665,7 +665,7 @@ CLOCK_ALLOWED = {
     ('graph/embedded_host.py', 'EmbeddedHost.__init__'),
     ('graph/embedded_host.py', 'EmbeddedHost._sleep_until'),
     # Front-ends: progress display and the start time of a live run.
-    ('demo.py', '*'), ('cli.py', '*'),
+    ('demo.py', '*'), ('cli.py', '*'), ('evaluation/evaluate.py', '*'),
     # Offline training shows its progress.
     ('classify/train.py', 'Progress'),
 }

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from soft.classify import taxonomy
-from soft.evaluation.scenario_score import Arrival, Event, Score, score
+from soft.evaluation.scenario_score import (Arrival, Event, IncidentScore, LocatedIncident, Score,
+                                            SoundTruth, score, score_incidents)
 from soft.graph import messages
 
 NS = 1_000_000_000
@@ -36,6 +37,18 @@ def arrivals_from_simulation(simulation: Any, until_s: float | None = None) -> l
     return out
 
 
+def sounds_from_simulation(simulation: Any, until_s: float) -> list[SoundTruth]:
+    return [SoundTruth(i, gt.class_id, int(round(gt.emission_time_s * NS)),
+                       float(gt.duration_s), float(gt.position[0]), float(gt.position[1]))
+            for i, gt in enumerate(simulation.ground_truth()) if gt.emission_time_s <= until_s]
+
+
+def incidents_from_messages(msgs: list[Any]) -> list[LocatedIncident]:
+    return [LocatedIncident(messages.stamp_ns(m.header.stamp), m.class_id, m.confidence,
+                            m.position.x, m.position.y, m.ellipse_major_m, len(m.sensor_ids),
+                            m.position_degraded) for m in msgs]
+
+
 def events_from_messages(msgs: list[Any]) -> list[Event]:
     return [Event(m.sensor_id, messages.stamp_ns(m.header.stamp), m.class_id, m.confidence,
                   m.sustained) for m in msgs]
@@ -55,7 +68,8 @@ def _progress(run: Any, end_ns: int, wall0: float, quiet: bool) -> Any:
     return tick
 
 
-def report_table(sc: Score, simulation: Any, until_s: float) -> list[dict[str, Any]]:
+def report_table(sc: Score, simulation: Any, until_s: float,
+                 isc: IncidentScore | None = None) -> list[dict[str, Any]]:
     rows = []
     for i, gt in enumerate(simulation.ground_truth()):
         if gt.emission_time_s > until_s:
@@ -78,13 +92,26 @@ def report_table(sc: Score, simulation: Any, until_s: float) -> list[dict[str, A
             'detecting_sensors': len(detected), 'correct_class_sensors': len(correct),
             'top_class': taxonomy.by_id(top).name if top is not None else '-',
             'median_onset_error_ms': round(float(np.median(errs)), 3) if errs else None,
+            **_location(isc.located.get(i) if isc else None, gt),
         })
     return rows
 
 
+def _location(inc: LocatedIncident | None, gt: Any) -> dict[str, Any]:
+    if inc is None:
+        return {'located': False, 'incident_class': '-', 'position_error_m': None,
+                'ellipse_major_m': None, 'incident_sensors': 0, 'degraded': None}
+    return {'located': True, 'incident_class': taxonomy.by_id(inc.class_id).name,
+            'position_error_m': round(float(np.hypot(inc.x - gt.position[0],
+                                                     inc.y - gt.position[1])), 2),
+            'ellipse_major_m': round(float(inc.ellipse_major_m), 2),
+            'incident_sensors': inc.n_sensors, 'degraded': inc.degraded}
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     head = (f'{"t (s)":>7}  {"sound":<24} {"x,y (m)":>13}  {"in range":>8} {"≤150 m":>6} '
-            f'{"detect":>6} {"right":>5}  {"sensor verdict":<14} {"onset err":>9}')
+            f'{"detect":>6} {"right":>5}  {"sensor verdict":<14} {"onset err":>9}  '
+            f'{"incident":<14} {"pos err":>8} {"95% ell":>8}')
     print(head)
     print('-' * len(head))
     for r in rows:
@@ -94,7 +121,15 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(f'{r["time_s"]:7.1f}  {sound[:24]:<24} {r["x"]:6.0f},{r["y"]:6.0f}  '
               f'{r["sensors_in_range"]:8d} {r["sensors_within_150m"]:6d} '
               f'{r["detecting_sensors"]:6d} {r["correct_class_sensors"]:5d}  '
-              f'{r["top_class"]:<14} {err:>9}')
+              f'{r["top_class"]:<14} {err:>9}  {_incident_cells(r)}')
+
+
+def _incident_cells(r: dict[str, Any]) -> str:
+    if not r.get('located'):
+        return f'{"-":<14} {"-":>8} {"-":>8}'
+    name = r['incident_class'] + (' (deg.)' if r['degraded'] else '')
+    return (f'{name[:14]:<14} {r["position_error_m"]:>6.1f} m '
+            f'{r["ellipse_major_m"]:>6.1f} m')
 
 
 def summary(sc: Score) -> dict[str, Any]:
@@ -135,9 +170,29 @@ def simulate_and_score(site: Path | None, scenario: Path | None, seed: int | Non
     arrs = [a for a in arrivals_from_simulation(run.simulation, duration)
             if a.sensor_id in set(sensors or run.site.sensor_ids())]
     sc = score(arrs, evs, sensor_hours=n_sensors * duration / 3600.0)
-    return {'run': run, 'score': sc, 'duration_s': duration, 'wall_s': wall,
-            'build_s': build_s, 'n_sensors': n_sensors, 'events': evs,
-            'rows': report_table(sc, run.simulation, duration), 'summary': summary(sc)}
+    sounds = sounds_from_simulation(run.simulation, duration)
+    isc = score_incidents(sounds, incidents_from_messages(run.incidents))
+    summ = summary(sc)
+    summ.update(incident_summary(isc, sounds, duration))
+    return {'run': run, 'score': sc, 'incident_score': isc, 'duration_s': duration,
+            'wall_s': wall, 'build_s': build_s, 'n_sensors': n_sensors, 'events': evs,
+            'rows': report_table(sc, run.simulation, duration, isc), 'summary': summ}
+
+
+def incident_summary(isc: IncidentScore, sounds: list[SoundTruth],
+                     duration_s: float) -> dict[str, Any]:
+    police = [s for s in sounds if taxonomy.by_id(s.class_id).police]
+    found = [s for s in police if s.index in isc.located
+             and isc.located[s.index].class_id == s.class_id]
+    err = isc.position_error_m(sounds)
+    return {
+        'police_sounds': len(police),
+        'police_sounds_located_right_class': len(found),
+        'median_position_error_m': round(float(np.median(err)), 2) if err.size else None,
+        'p90_position_error_m': round(float(np.percentile(err, 90)), 2) if err.size else None,
+        'false_incidents': len(isc.false_incidents),
+        'false_incidents_per_hour': round(len(isc.false_incidents) * 3600.0 / duration_s, 2),
+    }
 
 
 def run_demo(args: Any) -> int:
@@ -157,13 +212,16 @@ def run_demo(args: Any) -> int:
           f'over {s["onset_errors_counted"]} events')
     print(f'false events: {s["false_events"]} ({s["false_events_per_sensor_hour"]} per '
           f'sensor-hour, {s["false_police_events_per_sensor_hour"]} of police classes)')
+    print(f'incidents: {s["police_sounds_located_right_class"]} of {s["police_sounds"]} '
+          f'police-class sounds located with the right class; position error median '
+          f'{s["median_position_error_m"]} m, 90th percentile {s["p90_position_error_m"]} m; '
+          f'{s["false_incidents"]} incidents matching no sound')
     errors = sum(run.host.errors.values())
     print(f'graph: {sum(run.host.published.values())} messages, {errors} rejected or failed '
           f'callbacks')
     for t, level, node, text in run.host.logs[:10]:
         print(f'  [{level}] {t / NS:.2f} s {node}: {text}')
-    print('later stages (fusion/location, alerts, cameras, dispatch): not in this build yet; '
-          'the table shows what the sensors reported.')
+    print('later stages (alerts, cameras, dispatch): not in this build yet.')
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({'summary': s, 'incidents': res['rows'],

@@ -132,3 +132,73 @@ def score(arrivals: Sequence[Arrival], events: Sequence[Event], sensor_hours: fl
     for m in matches:
         by_incident[m.arrival.incident].append(m)
     return Score(matches, false_events, sensor_hours, dict(by_incident))
+
+
+@dataclass(frozen=True)
+class LocatedIncident:
+    """What the fusion published, reduced to what scoring needs."""
+
+    emission_ns: int
+    class_id: int
+    confidence: float
+    x: float
+    y: float
+    ellipse_major_m: float
+    n_sensors: int
+    degraded: bool
+
+
+@dataclass(frozen=True)
+class SoundTruth:
+    """One emitted sound as the simulator knows it (true clock)."""
+
+    index: int
+    class_id: int
+    emission_ns: int
+    duration_s: float
+    x: float
+    y: float
+
+
+@dataclass
+class IncidentScore:
+    located: dict[int, LocatedIncident]     # sound index -> best incident
+    false_incidents: list[LocatedIncident]
+
+    def position_error_m(self, truth: Sequence[SoundTruth], police_only: bool = True,
+                         include_degraded: bool = False) -> np.ndarray:
+        out = []
+        for s in truth:
+            inc = self.located.get(s.index)
+            if inc is None or (inc.degraded and not include_degraded):
+                continue
+            if police_only and not taxonomy.by_id(s.class_id).police:
+                continue
+            out.append(float(np.hypot(inc.x - s.x, inc.y - s.y)))
+        return np.asarray(out)
+
+
+def score_incidents(truth: Sequence[SoundTruth], incidents: Sequence[LocatedIncident],
+                    before_s: float = 0.5, after_s: float = 3.0) -> IncidentScore:
+    """Each incident goes to the sound whose emission span holds its emission time and that
+    lies nearest; several incidents of one sustained sound are repeats, not false ones."""
+    located: dict[int, LocatedIncident] = {}
+    false: list[LocatedIncident] = []
+    for inc in incidents:
+        best, best_d = None, None
+        for s in truth:
+            lo = s.emission_ns - int(before_s * 1e9)
+            hi = s.emission_ns + int((s.duration_s + after_s) * 1e9)
+            if not lo <= inc.emission_ns <= hi:
+                continue
+            d = (inc.class_id != s.class_id, float(np.hypot(inc.x - s.x, inc.y - s.y)))
+            if best is None or d < best_d:
+                best, best_d = s, d
+        if best is None:
+            false.append(inc)
+            continue
+        cur = located.get(best.index)
+        if cur is None or (cur.degraded, cur.class_id != best.class_id) > \
+                (inc.degraded, inc.class_id != best.class_id):
+            located[best.index] = inc
+    return IncidentScore(located, false)

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from soft.graph.embedded_host import EmbeddedHost
+from soft.graph.fusion_node import FusionComponent
+from soft.graph.registry import EVENTS_TOPIC
 from soft.graph.sensor_node import SensorComponent
 from soft.paths import config_dir, default_model, default_site
 
@@ -26,6 +28,7 @@ class DistrictRun:
     simulation: Any
     classifier: Any
     events: list[tuple[str, Any]] = field(default_factory=list)
+    incidents: list[Any] = field(default_factory=list)
 
 
 def build_simulated_district(site_path: Path | None = None, scenario_path: Path | None = None,
@@ -58,7 +61,10 @@ def build_simulated_district(site_path: Path | None = None, scenario_path: Path 
         host.add(SensorComponent, namespace=f'sensor_{sid}', params={
             'sensor_id': sid, 'driver': 'sim', 'block_s': block_s,
             'sensitivity_dbfs': float(sensor.sensitivity_dbfs)},
+            remap={'events': EVENTS_TOPIC},
             resources={'simulation': simulation, 'classifier': classifier})
-    host.tap(None, lambda topic, msg, now: run.events.append((topic, msg))
-             if msg.__msgtype__ == 'soft/msg/AcousticEvent' else None)
+    host.add(FusionComponent, namespace='soft', remap={'events': EVENTS_TOPIC},
+             resources={'site': site})
+    host.tap(EVENTS_TOPIC, lambda topic, msg, now: run.events.append((topic, msg)))
+    host.tap('soft/incidents', lambda topic, msg, now: run.incidents.append(msg))
     return run

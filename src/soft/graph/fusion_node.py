@@ -83,7 +83,7 @@ class FusionComponent(Component):
              'Every sensor\'s events; remap to the topic all sensors publish on.'),
     )
     outputs = (
-        Port('soft/incidents', 'soft/msg/Incident', 'events',
+        Port('incidents', 'soft/msg/Incident', 'events',
              'Located incidents in the map frame and WGS84, with their 95 % ellipse.'),
         Port('/diagnostics', 'diagnostic_msgs/msg/DiagnosticArray', 'diagnostics',
              'Events, incidents, outliers, rejected input, per-sensor clock offsets.'),
@@ -183,7 +183,7 @@ class FusionComponent(Component):
     def on_timer(self, timer: str, now: int) -> None:
         if timer == 'flush':
             for inc in self.fusion.flush(now):
-                self.out.publish('soft/incidents', self._incident(inc))
+                self.out.publish('incidents', self._incident(inc))
                 self.published += 1
         elif timer == 'diagnostics':
             self.out.publish('/diagnostics', self._diagnostics(now))

@@ -11,7 +11,12 @@ from soft.graph.component import Component
 
 COMPONENTS: dict[str, str] = {
     'sensor': 'soft.graph.sensor_node:SensorComponent',
+    'fusion': 'soft.graph.fusion_node:FusionComponent',
 }
+
+# Every sensor publishes its events on this one topic (the sensor id is in each message),
+# so the centre needs no per-sensor wiring however many sensors a site has.
+EVENTS_TOPIC = '/soft/events'
 
 
 def load(key: str) -> type[Component]:

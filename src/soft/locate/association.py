@@ -148,7 +148,11 @@ class Associator:
         self.array = array
         self.cfg = cfg
         self.pending = Pending(array)
-        self._grid = self._make_grid(cfg.max_range_m, cfg.grid_step_m)
+        # Coarse-to-fine search: a grid four times coarser over the whole range, then the
+        # fine step around the best few coarse cells (15x fewer points than the fine grid).
+        self._coarse_step = 4.0 * cfg.grid_step_m
+        self._grid = self._make_grid(cfg.max_range_m, self._coarse_step)
+        self._local = self._make_grid(1.5 * self._coarse_step, cfg.grid_step_m)
         reach = np.where(array.distances <= 2.0 * cfg.max_range_m, array.distances, 0.0)
         # Longest wait, per seed sensor, for an arrival from any sensor that can hear it.
         self._reach_s = reach.max(axis=1) / cfg.speed_of_sound
@@ -221,18 +225,26 @@ class Associator:
         w = np.array([d.confidence for d in cands])
         sens = np.unique(rows)
         z = self.cfg.source_z
-        d_seed = np.sqrt(((grid - centre) ** 2).sum(1) + (a.positions[i, 2] - z) ** 2)
         pos = a.positions[sens]
-        d_s = np.sqrt(((grid[:, None, :] - pos[None, :, :2]) ** 2).sum(-1)
-                      + (pos[None, :, 2] - z) ** 2)                       # (G, S)
         col = np.searchsorted(sens, rows)
-        pred = (d_s[:, col] - d_seed[:, None]) / c                         # (G, M)
-        sigma = self.cfg.gate_s / 2.0
-        agree = w[None, :] * np.exp(-0.5 * ((dt[None, :] - pred) / sigma) ** 2)
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        per_sensor = np.maximum.reduceat(agree, starts, axis=1)            # (G, S)
-        score = per_sensor.sum(1)
-        g = int(np.argmax(score))
+
+        def score(points: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+            d_seed = np.sqrt(((points - centre) ** 2).sum(1) + (a.positions[i, 2] - z) ** 2)
+            d_s = np.sqrt(((points[:, None, :] - pos[None, :, :2]) ** 2).sum(-1)
+                          + (pos[None, :, 2] - z) ** 2)                   # (G, S)
+            pred = (d_s[:, col] - d_seed[:, None]) / c                     # (G, M)
+            agree = w[None, :] * np.exp(-0.5 * ((dt[None, :] - pred) / sigma) ** 2)
+            return np.maximum.reduceat(agree, starts, axis=1).sum(1), pred
+
+        sigma = self.cfg.gate_s / 2.0
+        coarse, _ = score(grid, max(sigma, self._coarse_step / c))
+        best = grid[np.argsort(coarse)[-3:]]
+        fine = np.unique(np.round((best[:, None, :] + self._local[None]).reshape(-1, 2), 6),
+                         axis=0)
+        fine_score, pred = score(fine, sigma)
+        g = int(np.argmax(fine_score))
+        grid = fine
         support = [seed]
         resid = np.abs(dt - pred[g])
         for k0, k1 in zip(starts, list(starts[1:]) + [len(cands)]):

@@ -15,7 +15,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import least_squares
 
 
 @dataclass(frozen=True)
@@ -131,10 +130,65 @@ class _Problem:
         return jac
 
     def solve(self, theta0: np.ndarray, loss: str) -> np.ndarray:
-        res = least_squares(self.residuals, theta0, jac=self.jacobian, loss=loss,
-                            f_scale=self.cfg.loss_scale, method='trf',
-                            max_nfev=self.cfg.max_iterations, x_scale='jac')
-        return res.x
+        """Levenberg-Marquardt with iteratively reweighted residuals for the robust loss.
+
+        The same minimiser as scipy's ``least_squares(loss='soft_l1')`` (a test checks they
+        agree), at a fraction of its per-call overhead: the fusion solves thousands of these
+        3-4 parameter problems per simulated minute.
+        """
+        theta = np.array(theta0, dtype=float)
+        scale = self.cfg.loss_scale
+        cost = _loss_cost(self.residuals(theta), loss, scale)
+        lam = 1e-3
+        for _ in range(self.cfg.max_iterations):
+            r = self.residuals(theta)
+            jac = self.jacobian(theta)
+            w = np.sqrt(_loss_weight(r, loss, scale))
+            jw = jac * w[:, None]
+            a = jw.T @ jw
+            g = jw.T @ (r * w)
+            damp = lam * np.diag(np.diag(a)) + 1e-12 * np.eye(len(theta))
+            try:
+                step = np.linalg.solve(a + damp, -g)
+            except np.linalg.LinAlgError:
+                break
+            cand = theta + step
+            new = _loss_cost(self.residuals(cand), loss, scale)
+            if new <= cost:
+                small = np.linalg.norm(step) <= 1e-5  # metres (tau is c T): far below timing noise
+                theta, lam = cand, max(lam * 0.3, 1e-9)
+                converged = cost - new <= 1e-12 * max(cost, 1e-300)
+                cost = new
+                if small or converged:
+                    break
+            else:
+                lam *= 10.0
+                if lam > 1e10:
+                    break
+        return theta
+
+
+def _loss_cost(r: np.ndarray, loss: str, scale: float) -> float:
+    z = (r / scale) ** 2
+    if loss == 'linear':
+        return float(z.sum())
+    if loss == 'soft_l1':
+        return float((2.0 * (np.sqrt(1.0 + z) - 1.0)).sum())
+    if loss == 'huber':
+        return float(np.where(z <= 1.0, z, 2.0 * np.sqrt(z) - 1.0).sum())
+    raise ValueError(f'loss {loss!r} is not one of linear, soft_l1, huber')
+
+
+def _loss_weight(r: np.ndarray, loss: str, scale: float) -> np.ndarray:
+    """rho'(z) of the loss: the weight each squared residual gets in the reweighted step."""
+    z = (r / scale) ** 2
+    if loss == 'linear':
+        return np.ones_like(r)
+    if loss == 'soft_l1':
+        return 1.0 / np.sqrt(1.0 + z)
+    if loss == 'huber':
+        return np.where(z <= 1.0, 1.0, 1.0 / np.sqrt(np.maximum(z, 1e-300)))
+    raise ValueError(f'loss {loss!r} is not one of linear, soft_l1, huber')
 
 
 def locate(sensors: np.ndarray, times_s: np.ndarray, sigmas_s: np.ndarray,
@@ -188,18 +242,21 @@ def locate(sensors: np.ndarray, times_s: np.ndarray, sigmas_s: np.ndarray,
             break
     assert theta is not None
 
-    # Drop the worst sensor while any inlier is out of bounds and the fit keeps redundancy.
-    while True:
+    # Drop the sensors out of bounds, worst first, a few rounds at most: the robust loss has
+    # already kept outliers from pulling the fit, so one round usually settles it (dropping
+    # them one at a time cost a solve per outlier, too slow behind many occluded sensors).
+    for _ in range(4):
         sub = _Problem(s[inl], t[inl], sig[inl], cfg)
         theta = sub.solve(theta, cfg.loss)
         p, emission = sub.unpack(theta)
         res_s = t - predicted_arrivals(p, emission, s, c)
         norm = np.abs(res_s) / sig
         bad = inl & ((norm > cfg.outlier_sigma) | (np.abs(res_s) > cfg.max_residual_s))
-        if not bad.any() or inl.sum() <= n_params:
+        spare = int(inl.sum()) - max(min_n, n_params)
+        if not bad.any() or spare <= 0:
             break
-        worst = int(np.argmax(np.where(inl, norm, -1.0)))
-        inl[worst] = False
+        order = np.argsort(np.where(bad, -norm, np.inf))[:min(int(bad.sum()), spare)]
+        inl[order] = False
         if inl.sum() < min_n:
             return None
 
@@ -232,7 +289,4 @@ def locate(sensors: np.ndarray, times_s: np.ndarray, sigmas_s: np.ndarray,
 
 
 def _robust_cost(r: np.ndarray, cfg: FixConfig) -> float:
-    z = (r / cfg.loss_scale) ** 2
-    if cfg.loss == 'linear':
-        return float(z.sum())
-    return float((2.0 * (np.sqrt(1.0 + z) - 1.0)).sum())
+    return _loss_cost(r, cfg.loss, cfg.loss_scale)
