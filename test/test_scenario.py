@@ -1,0 +1,96 @@
+"""Whole-graph scenario tests: simulator, sensors, shipped model, scored against ground truth.
+
+They run a subset of the district's sensors (those near the incidents) to stay fast; the
+benchmarks run all fifty.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from soft.demo import simulate_and_score
+from soft.graph import messages
+from soft.paths import config_dir, default_model
+
+SMOKE = config_dir() / 'scenarios' / 'smoke.yaml'
+NS = 1_000_000_000
+
+
+def _near_sensors(max_m: float) -> list[str]:
+    from soft.sim.scenario import load_scenario
+    from soft.site import load_site
+    from soft.paths import default_site
+
+    site = load_site(default_site())
+    scenario = load_scenario(SMOKE, to_enu=site.to_enu)
+    pos = site.sensor_positions()
+    keep = set()
+    for inc in scenario.incidents:
+        d = np.hypot(pos[:, 0] - inc.position[0], pos[:, 1] - inc.position[1])
+        keep.update(np.flatnonzero(d <= max_m).tolist())
+    ids = site.sensor_ids()
+    return [ids[i] for i in sorted(keep)]
+
+
+@pytest.fixture(scope='module')
+def smoke_result():
+    assert default_model().is_file(), 'the trained model must ship in models/'
+    return simulate_and_score(None, SMOKE, None, None, sensors=_near_sensors(160.0))
+
+
+def test_smoke_scenario_alert_sounds_found_near_their_source(smoke_result):
+    """A floor well under the benchmark's 0.95 target (bench/bench_demo.py measures that on
+    the whole district): sixteen arrivals are too few for a tight bound."""
+    res = smoke_result
+    assert not res['run'].host.errors, res['run'].host.logs
+    recall, n = res['score'].recall(150.0, 6.0)
+    assert n >= 8, 'the smoke scenario must put alert sounds near several sensors'
+    assert recall >= 0.7, res['summary']
+
+
+def test_smoke_scenario_sharp_onsets_are_sub_millisecond(smoke_result):
+    """Gunshots and glass start with a front: their onsets must be sub-millisecond. (A gas
+    explosion rises over ~2 ms, its onset is read about 1 ms late; it is reported, not
+    asserted.)"""
+    sc = smoke_result['score']
+    errs = np.abs([m.onset_error_s for m in sc.matches
+                   if m.event is not None and m.nearest and m.correct
+                   and m.arrival.snr_db >= 10.0 and m.arrival.kind in ('gunshot', 'glass_break')])
+    assert errs.size >= 5
+    assert np.median(errs) <= 0.5e-3, np.sort(errs)[:20]
+
+
+def test_every_police_incident_has_a_correct_sensor(smoke_result):
+    for row in smoke_result['rows']:
+        if row['class_id'] in (1, 2, 3, 5) and row['sensors_within_150m'] > 0:
+            assert row['correct_class_sensors'] >= 1, row
+
+
+def test_event_stamps_follow_the_capture_clock_at_epoch_time():
+    """On a ROS clock (epoch time) the sensor anchors the scenario at its activation."""
+    from soft.audio.features import FeatureConfig
+    from soft.classify.inference import Classifier
+    from soft.graph.embedded_host import EmbeddedHost
+    from soft.graph.sensor_node import SensorComponent
+    from soft.sim.from_site import simulation_for_site
+
+    start = 1_764_000_000 * NS
+    ids = _near_sensors(120.0)[:3]
+    simulation = simulation_for_site(None, SMOKE)
+    classifier = Classifier(default_model(), expected=FeatureConfig())
+    host = EmbeddedHost(start_ns=start)
+    events = []
+    host.tap(None, lambda t, m, now: events.append(m)
+             if m.__msgtype__ == 'soft/msg/AcousticEvent' else None)
+    for sid in ids:
+        host.add(SensorComponent, namespace=f'sensor_{sid}', params={'sensor_id': sid},
+                 resources={'simulation': simulation, 'classifier': classifier})
+    host.run_until(start + 12 * NS)
+    gunshot = [e for e in events if e.class_id == 1]
+    assert gunshot, 'the 5 s gunshot should be heard by sensors within 120 m'
+    shots = [gt for gt in simulation.ground_truth() if gt.kind == 'gunshot']
+    for ev in gunshot:
+        t = (messages.stamp_ns(ev.header.stamp) - start) / NS
+        nearest = min(abs(t - m.arrival_time_s) for gt in shots for m in gt.mics
+                      if m.mic_id == ev.sensor_id)
+        assert nearest < 0.005, (ev.sensor_id, t)
