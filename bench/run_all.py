@@ -11,7 +11,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RUNS = [
     ['bench_detector.py'],
+    ['bench_classifier.py'],
     ['bench_sim.py'],
+    ['bench_locate.py'],
     ['bench_demo.py'],
     ['bench_demo.py', '--scenario',
      str(HERE.parent / 'config' / 'scenarios' / 'background_only.yaml')],
