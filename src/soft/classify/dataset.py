@@ -210,20 +210,12 @@ def split_by_group(records: list[ClipRecord], val_fraction: float = 0.25,
 
 def read_clip(path: Path, sample_rate: int) -> np.ndarray:
     """Read a clip as float32 mono at ``sample_rate``; unusable audio raises ValueError."""
-    import soundfile as sf
+    from soft.audio.clipio import read_mono
 
     try:
-        data, sr = sf.read(str(path), dtype='float32', always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as exc:
+        x = read_mono(path, sample_rate)
+    except ValueError as exc:
         raise ValueError(f'corrupt: {exc}') from None
-    x = data.mean(axis=1)
-    if sr != sample_rate:
-        from math import gcd
-
-        from scipy.signal import resample_poly
-
-        g = gcd(int(sr), int(sample_rate))
-        x = resample_poly(x, sample_rate // g, int(sr) // g).astype(np.float32)
     return check_samples(x, sample_rate)
 
 
