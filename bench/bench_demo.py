@@ -24,13 +24,16 @@ def main() -> None:
     ap.add_argument('--minutes', type=float, default=None)
     ap.add_argument('--seed', type=int, default=None)
     ap.add_argument('--block', type=float, default=0.25)
+    ap.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1))
     args = ap.parse_args()
-    res = simulate_and_score(None, args.scenario, args.seed, args.minutes, block_s=args.block)
+    res = simulate_and_score(None, args.scenario, args.seed, args.minutes, block_s=args.block,
+                             workers=args.workers)
     out = {
         'scenario': str(args.scenario.name), 'sensors': res['n_sensors'],
         'simulated_s': res['duration_s'], 'wall_s': round(res['wall_s'], 2),
         'build_s': round(res['build_s'], 2),
         'speed_x_realtime': round(res['duration_s'] / res['wall_s'], 1),
+        'workers': args.workers,
         'cpu': platform.processor() or platform.machine(), 'cores': os.cpu_count(),
         **res['summary'],
     }

@@ -6,6 +6,7 @@ one clear line naming the file and field, with exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -38,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--model', type=Path, default=None, help='ONNX classifier')
     p.add_argument('--block', type=float, default=0.25, help='capture block length, s')
     p.add_argument('--json', type=Path, default=None, help='also write the report as JSON')
+    p.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1),
+                   help='processes sharing the sensors (default: up to 2 cores); 1 runs the '
+                   'whole graph in this process')
     p.add_argument('--quiet', action='store_true', help='no progress line')
 
     p = sub.add_parser('simulate', help='write the ground truth of a scenario',

@@ -21,14 +21,15 @@ from soft.graph import messages
 NS = 1_000_000_000
 
 
-def arrivals_from_simulation(simulation: Any, until_s: float | None = None) -> list[Arrival]:
+def arrivals_from_simulation(simulation: Any, until_s: float | None = None,
+                             sensors: set[str] | None = None) -> list[Arrival]:
     """Every rendered sound reaching every sensor, on each sensor's capture clock."""
     out = []
     for i, gt in enumerate(simulation.ground_truth()):
         if until_s is not None and gt.emission_time_s > until_s:
             continue
         for mt in gt.mics:
-            if not mt.rendered:
+            if not mt.rendered or (sensors is not None and mt.mic_id not in sensors):
                 continue
             mic_index = simulation.mic_index(mt.mic_id)
             expected = simulation.capture_time_ns(mic_index, int(round(mt.arrival_time_s * NS)))
@@ -37,10 +38,10 @@ def arrivals_from_simulation(simulation: Any, until_s: float | None = None) -> l
     return out
 
 
-def sounds_from_simulation(simulation: Any, until_s: float) -> list[SoundTruth]:
+def sounds_from_truth(truth: list[Any], until_s: float) -> list[SoundTruth]:
     return [SoundTruth(i, gt.class_id, int(round(gt.emission_time_s * NS)),
                        float(gt.duration_s), float(gt.position[0]), float(gt.position[1]))
-            for i, gt in enumerate(simulation.ground_truth()) if gt.emission_time_s <= until_s]
+            for i, gt in enumerate(truth) if gt.emission_time_s <= until_s]
 
 
 def incidents_from_messages(msgs: list[Any]) -> list[LocatedIncident]:
@@ -68,10 +69,10 @@ def _progress(run: Any, end_ns: int, wall0: float, quiet: bool) -> Any:
     return tick
 
 
-def report_table(sc: Score, simulation: Any, until_s: float,
+def report_table(sc: Score, truth: list[Any], until_s: float,
                  isc: IncidentScore | None = None) -> list[dict[str, Any]]:
     rows = []
-    for i, gt in enumerate(simulation.ground_truth()):
+    for i, gt in enumerate(truth):
         if gt.emission_time_s > until_s:
             continue
         matches = sc.by_incident.get(i, [])
@@ -151,32 +152,105 @@ def summary(sc: Score) -> dict[str, Any]:
 def simulate_and_score(site: Path | None, scenario: Path | None, seed: int | None,
                        minutes: float | None, model: Path | None = None, block_s: float = 0.25,
                        quiet: bool = True, sensors: list[str] | None = None,
-                       clips: Path | None = None) -> dict[str, Any]:
-    """Run the district graph over a scenario and score it: shared by demo, tests, benches."""
+                       clips: Path | None = None, workers: int = 1) -> dict[str, Any]:
+    """Run the district graph over a scenario and score it: shared by demo, tests, benches.
+
+    With ``workers`` > 1 the sensors are split into shards run by as many processes (as
+    sensor gateways would be), their events cross as CDR bytes, and the fusion replays them
+    in publication order: the same components, using every core.
+    """
     from soft.graph.district_graph import build_simulated_district
 
     wall0 = time.monotonic()
-    run = build_simulated_district(site, scenario, seed, model, block_s, sensors, clips)
-    duration = run.scenario.duration_s if minutes is None else min(minutes * 60.0,
-                                                                   run.scenario.duration_s)
-    end_ns = int(duration * NS)
-    build_s = time.monotonic() - wall0
-    run.host.run_until(end_ns, on_tick=_progress(run, end_ns, wall0, quiet))
+    if workers <= 1:
+        run = build_simulated_district(site, scenario, seed, model, block_s, sensors, clips)
+        duration = _duration(run.scenario, minutes)
+        end_ns = int(duration * NS)
+        build_s = time.monotonic() - wall0
+        run.host.run_until(end_ns, on_tick=_progress(run, end_ns, wall0, quiet))
+        ids = sensors or run.site.sensor_ids()
+        evs = events_from_messages([m for _, m in run.events])
+        arrs = arrivals_from_simulation(run.simulation, duration, set(ids))
+        truth = run.simulation.ground_truth()
+        incidents = run.incidents
+    else:
+        run, duration, build_s, ids, evs, arrs, truth, incidents = _sharded(
+            site, scenario, seed, minutes, model, block_s, sensors, clips, workers, quiet)
     wall = time.monotonic() - wall0
     if not quiet:
         print(file=sys.stderr)
-    n_sensors = len(sensors or run.site.sensor_ids())
-    evs = events_from_messages([m for _, m in run.events])
-    arrs = [a for a in arrivals_from_simulation(run.simulation, duration)
-            if a.sensor_id in set(sensors or run.site.sensor_ids())]
-    sc = score(arrs, evs, sensor_hours=n_sensors * duration / 3600.0)
-    sounds = sounds_from_simulation(run.simulation, duration)
-    isc = score_incidents(sounds, incidents_from_messages(run.incidents))
+    sc = score(arrs, evs, sensor_hours=len(ids) * duration / 3600.0)
+    sounds = sounds_from_truth(truth, duration)
+    isc = score_incidents(sounds, incidents_from_messages(incidents))
     summ = summary(sc)
     summ.update(incident_summary(isc, sounds, duration))
     return {'run': run, 'score': sc, 'incident_score': isc, 'duration_s': duration,
-            'wall_s': wall, 'build_s': build_s, 'n_sensors': n_sensors, 'events': evs,
-            'rows': report_table(sc, run.simulation, duration, isc), 'summary': summ}
+            'wall_s': wall, 'build_s': build_s, 'n_sensors': len(ids), 'events': evs,
+            'rows': report_table(sc, truth, duration, isc), 'summary': summ}
+
+
+def _duration(scenario: Any, minutes: float | None) -> float:
+    return scenario.duration_s if minutes is None else min(minutes * 60.0, scenario.duration_s)
+
+
+def _run_shard(job: tuple) -> dict[str, Any]:
+    """One shard of sensors in a worker process: its events (CDR), arrivals, ground truth."""
+    from soft.graph.district_graph import build_simulated_district
+
+    site, scenario, seed, minutes, model, block_s, shard, clips = job
+    run = build_simulated_district(site, scenario, seed, model, block_s, shard, clips,
+                                   fusion=False)
+    duration = _duration(run.scenario, minutes)
+    run.host.run_until(int(duration * NS))
+    return {'events': [(now, messages.serialize(m)) for now, m in run.events],
+            'arrivals': arrivals_from_simulation(run.simulation, duration, set(shard)),
+            'truth': run.simulation.ground_truth(), 'duration': duration,
+            'scenario': run.scenario,
+            'errors': dict(run.host.errors), 'logs': run.host.logs}
+
+
+def _sharded(site, scenario, seed, minutes, model, block_s, sensors, clips, workers, quiet):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from soft.graph.district_graph import DistrictRun, add_fusion
+    from soft.graph.embedded_host import EmbeddedHost
+    from soft.graph.registry import EVENTS_TOPIC
+    from soft.paths import default_site
+    from soft.site import load_site
+
+    wall0 = time.monotonic()
+    site_obj = load_site(Path(site or default_site()))
+    ids = sensors or site_obj.sensor_ids()
+    shards = [ids[k::workers] for k in range(workers) if ids[k::workers]]
+    jobs = [(site, scenario, seed, minutes, model, block_s, shard, clips) for shard in shards]
+    if not quiet:
+        print(f'  {len(ids)} sensors in {len(shards)} worker processes...', file=sys.stderr)
+    with ProcessPoolExecutor(len(shards), mp_context=mp.get_context('spawn')) as pool:
+        parts = list(pool.map(_run_shard, jobs))
+    build_s = time.monotonic() - wall0
+    duration = parts[0]['duration']
+    stream = sorted(((now, data) for part in parts for now, data in part['events']),
+                    key=lambda e: e[0])
+    host = EmbeddedHost()
+    incidents: list[Any] = []
+    add_fusion(host, site_obj, incidents)
+    msgs = []
+    for now, data in stream:
+        msg = messages.deserialize(data, 'soft/msg/AcousticEvent')
+        msgs.append((now, msg))
+        host.run_until(now)
+        host.inject(EVENTS_TOPIC, msg)
+    host.run_until(int(duration * NS))
+    for part in parts:
+        for key, n in part['errors'].items():
+            host.errors[key] += n
+        host.logs.extend(part['logs'])
+    run = DistrictRun(host, site_obj, parts[0]['scenario'], None, None, events=msgs,
+                      incidents=incidents)
+    evs = events_from_messages([m for _, m in msgs])
+    arrs = [a for part in parts for a in part['arrivals']]
+    return run, duration, build_s, ids, evs, arrs, parts[0]['truth'], incidents
 
 
 def incident_summary(isc: IncidentScore, sounds: list[SoundTruth],
@@ -197,7 +271,8 @@ def incident_summary(isc: IncidentScore, sounds: list[SoundTruth],
 
 def run_demo(args: Any) -> int:
     res = simulate_and_score(args.site, args.scenario, args.seed, args.minutes, args.model,
-                             args.block, quiet=args.quiet, clips=args.clips)
+                             args.block, quiet=args.quiet, clips=args.clips,
+                             workers=args.workers)
     run = res['run']
     print(f'S.O.F.T. demo — site {run.site.name!r}, scenario {run.scenario.name!r}, '
           f'{res["n_sensors"]} sensors, {res["duration_s"] / 60:.1f} simulated minutes '

@@ -27,7 +27,7 @@ class DistrictRun:
     scenario: Any
     simulation: Any
     classifier: Any
-    events: list[tuple[str, Any]] = field(default_factory=list)
+    events: list[tuple[int, Any]] = field(default_factory=list)   # (publish time, event)
     incidents: list[Any] = field(default_factory=list)
 
 
@@ -35,11 +35,12 @@ def build_simulated_district(site_path: Path | None = None, scenario_path: Path 
                              seed: int | None = None, model_path: Path | None = None,
                              block_s: float = 0.25,
                              sensors: list[str] | None = None,
-                             clips: Path | None = None) -> DistrictRun:
+                             clips: Path | None = None, fusion: bool = True) -> DistrictRun:
     """Load the site and scenario, start the simulator and one sensor component per sensor.
 
     One classifier session is shared by every sensor: on a single machine that saves memory,
-    and the model is stateless between calls.
+    and the model is stateless between calls. ``fusion=False`` builds the sensors only (a
+    shard of the district whose events are fused elsewhere).
     """
     from soft.audio.features import FeatureConfig
     from soft.classify.inference import Classifier
@@ -63,8 +64,14 @@ def build_simulated_district(site_path: Path | None = None, scenario_path: Path 
             'sensitivity_dbfs': float(sensor.sensitivity_dbfs)},
             remap={'events': EVENTS_TOPIC},
             resources={'simulation': simulation, 'classifier': classifier})
+    host.tap(EVENTS_TOPIC, lambda topic, msg, now: run.events.append((now, msg)))
+    if fusion:
+        add_fusion(host, site, run.incidents)
+    return run
+
+
+def add_fusion(host: EmbeddedHost, site: Any, incidents: list[Any]) -> None:
+    """The centre's fusion on ``host``, listening to every sensor; incidents are collected."""
     host.add(FusionComponent, namespace='soft', remap={'events': EVENTS_TOPIC},
              resources={'site': site})
-    host.tap(EVENTS_TOPIC, lambda topic, msg, now: run.events.append((topic, msg)))
-    host.tap('soft/incidents', lambda topic, msg, now: run.incidents.append(msg))
-    return run
+    host.tap('soft/incidents', lambda topic, msg, now: incidents.append(msg))
