@@ -206,7 +206,8 @@ def _run_shard(job: tuple) -> dict[str, Any]:
             'arrivals': arrivals_from_simulation(run.simulation, duration, set(shard)),
             'truth': run.simulation.ground_truth(), 'duration': duration,
             'scenario': run.scenario,
-            'errors': dict(run.host.errors), 'logs': run.host.logs}
+            'errors': dict(run.host.errors), 'logs': run.host.logs,
+            'published': dict(run.host.published)}
 
 
 def _sharded(site, scenario, seed, minutes, model, block_s, sensors, clips, workers, quiet):
@@ -245,6 +246,9 @@ def _sharded(site, scenario, seed, minutes, model, block_s, sensors, clips, work
     for part in parts:
         for key, n in part['errors'].items():
             host.errors[key] += n
+        for topic, n in part['published'].items():
+            if topic != EVENTS_TOPIC.lstrip('/'):   # events are counted again on injection
+                host.published[topic] += n
         host.logs.extend(part['logs'])
     run = DistrictRun(host, site_obj, parts[0]['scenario'], None, None, events=msgs,
                       incidents=incidents)
