@@ -197,11 +197,16 @@ def _run_shard(job: tuple) -> dict[str, Any]:
     """One shard of sensors in a worker process: its events (CDR), arrivals, ground truth."""
     from soft.graph.district_graph import build_simulated_district
 
-    site, scenario, seed, minutes, model, block_s, shard, clips = job
+    site, scenario, seed, minutes, model, block_s, shard, clips, show = job
+    wall0 = time.monotonic()
     run = build_simulated_district(site, scenario, seed, model, block_s, shard, clips,
                                    fusion=False)
     duration = _duration(run.scenario, minutes)
-    run.host.run_until(int(duration * NS))
+    end_ns = int(duration * NS)
+    # The first shard shows progress for all: the shards advance at about the same pace.
+    run.host.run_until(end_ns, on_tick=_progress(run, end_ns, wall0, not show))
+    if show:
+        print(file=sys.stderr)
     return {'events': [(now, messages.serialize(m)) for now, m in run.events],
             'arrivals': arrivals_from_simulation(run.simulation, duration, set(shard)),
             'truth': run.simulation.ground_truth(), 'duration': duration,
@@ -224,9 +229,11 @@ def _sharded(site, scenario, seed, minutes, model, block_s, sensors, clips, work
     site_obj = load_site(Path(site or default_site()))
     ids = sensors or site_obj.sensor_ids()
     shards = [ids[k::workers] for k in range(workers) if ids[k::workers]]
-    jobs = [(site, scenario, seed, minutes, model, block_s, shard, clips) for shard in shards]
+    jobs = [(site, scenario, seed, minutes, model, block_s, shard, clips, k == 0 and not quiet)
+            for k, shard in enumerate(shards)]
     if not quiet:
-        print(f'  {len(ids)} sensors in {len(shards)} worker processes...', file=sys.stderr)
+        print(f'  {len(ids)} sensors in {len(shards)} worker processes; progress of the '
+              f'first:', file=sys.stderr)
     with ProcessPoolExecutor(len(shards), mp_context=mp.get_context('spawn')) as pool:
         parts = list(pool.map(_run_shard, jobs))
     build_s = time.monotonic() - wall0
