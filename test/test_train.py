@@ -249,3 +249,49 @@ def test_recall_at_precision_sweep():
     assert rec == 1.0 and t == 0.6       # 4 of 5 above 0.6 are right: 0.8 >= 0.75
     rec, t = best_recall_at_precision(p, is_c, 0.9)
     assert rec == 0.5 and t == 0.9
+
+
+@needs_data
+def test_hard_negatives_are_the_deployed_detectors_windows_on_real_background():
+    from soft.audio.features import FeatureConfig
+    from soft.classify import hardnegatives as hn
+    from soft.evaluation.clip_eval import deployed_detector_config, run_stream
+
+    fcfg = FeatureConfig()
+    records = load_devset(DATA)
+    train, val = split_by_group(records, 0.25, 0)
+    rain = [r for r in train if r.label == 'rain'][:2]
+    assert rain, 'no training-split rain clip'
+    clips, _ = load_clips(rain, fcfg.sample_rate)
+    hard = hn.real_background_set(clips, np.random.default_rng(0), fcfg, stream_s=20.0)
+    assert len(hard) > 0 and set(hard.y.tolist()) == {0}
+    assert set(hard.origin.tolist()) == {'hardneg'}
+    assert hard.x.shape[1:] == (fcfg.n_mels, fcfg.window_frames)
+    per_clip = [n for n in hard.name.tolist() if n.startswith('clip:')]
+    assert len(per_clip) <= len(clips) * len(hn.CLIP_GAINS_DB) * hn.MAX_PER_CLIP
+
+    # a stream's windows are exactly those the deployed detector classifies in it
+    class Count:
+        feature_config = fcfg
+        thresholds = np.ones(taxonomy.NUM_CLASSES)
+        seen = 0
+
+        def predict(self, batch):
+            self.seen += len(batch)
+            p = np.zeros((len(batch), taxonomy.NUM_CLASSES), np.float32)
+            p[:, 0] = 1.0
+            return p
+
+    rng = np.random.default_rng(1)
+    stream = 0.002 * rng.standard_normal(3 * fcfg.sample_rate).astype(np.float32)
+    stream[fcfg.sample_rate:fcfg.sample_rate + 400] += 0.5
+    counter = Count()
+    run_stream(stream, counter, deployed_detector_config()[0], fcfg.sample_rate, hn.BLOCK_S)
+    got = hn.deployed_windows(stream, fcfg)
+    assert counter.seen >= 1 and len(got) == counter.seen
+
+    gun = [r for r in train if r.label == 'gunshot'][:1]
+    with pytest.raises(ValueError, match='not background'):
+        hn.real_background_set(load_clips(gun, fcfg.sample_rate)[0],
+                               np.random.default_rng(0), fcfg)
+    assert not {r.path for r in val} & {r.path for r in rain}

@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help='no class threshold above this (a 0.99 threshold throws recall away)')
     p.add_argument('--real-weight', type=float, default=2.0,
                    help='loss weight of real-recording windows relative to generated ones')
+    p.add_argument('--hard-negative-weight', type=float, default=2.0,
+                   help='loss weight of the detector windows on real background clips '
+                   '(soft.classify.hardnegatives); 0 leaves them out')
+    p.add_argument('--init-from', type=Path, default=None,
+                   help='start from the weights (and band statistics) of this checkpoint '
+                   'instead of a fresh model: fine-tuning a shipped model on new data')
     p.add_argument('--version', default=None, help='model version string')
     p.add_argument('--date', default=None, help='training date for the metadata (YYYY-MM-DD)')
     p.add_argument('--model-card', type=Path, default=None,
@@ -223,6 +229,23 @@ def _data(args, fcfg, prog: Progress) -> dict:
         return out
 
     train_set = build_split('train', recipe, 1, train_clips, True)
+    bg_train = [(r, x) for r, x in train_clips if r.class_id == taxonomy.BACKGROUND]
+    if bg_train and args.hard_negative_weight > 0:
+        from soft.classify import hardnegatives as hn
+
+        hkey = fset.cache_key(
+            manifests=fset.cache_key(rows=[str(r.path) for r, _ in bg_train]),
+            code=fset.source_fingerprint(['soft.classify.hardnegatives',
+                                          'soft.evaluation.clip_eval',
+                                          'soft.evaluation.mixtures', 'soft.audio.detector',
+                                          'soft.audio.features', 'soft.sim.background']),
+            detector=str(_deployed_cfg()), features=fcfg.to_metadata(), seed=args.seed)
+        prog.log(f'hard negatives: detector over {len(bg_train)} real background clips '
+                 '(training split only)')
+        hard = fset.cached(cache, 'train-hardneg', hkey, lambda: hn.real_background_set(
+            bg_train, np.random.default_rng([args.seed, 1, 7]), fcfg))
+        prog.log(f'hard negatives: {len(hard)} windows')
+        train_set = fset.FeatureSet.concat([train_set, hard])
     val_set = build_split('val', val_recipe, 2, val_clips, False)
 
     def streams() -> fset.FeatureSet:
@@ -254,6 +277,12 @@ def _data(args, fcfg, prog: Progress) -> dict:
             'generator_failures': dict(failures),
             'train_clips': [r for r, _ in train_clips], 'val_clips': [r for r, _ in val_clips],
             'load_report': report, 'kinds': kinds, 'recipe': asdict(recipe)}
+
+
+def _deployed_cfg():
+    from soft.evaluation.clip_eval import deployed_detector_config
+
+    return deployed_detector_config()[0]
 
 
 def _synth_kind(seed: list[int], kinds: dict[str, int], kind: str, count: int, pool, fcfg,
@@ -348,13 +377,20 @@ def train(args: argparse.Namespace) -> dict:
     del xs
     model = SoftCNN(n_mels=fcfg.n_mels, n_classes=taxonomy.NUM_CLASSES)
     model.set_band_stats(mean, std)
+    if args.init_from is not None:
+        if not Path(args.init_from).is_file():
+            raise FileNotFoundError(f'--init-from: no checkpoint at {args.init_from}')
+        # the band statistics come with the weights: the network was trained under them
+        model.load_state_dict(torch.load(args.init_from, weights_only=False)['model'])
+        prog.log(f'initialised from {args.init_from}')
     counts = np.bincount(tr.y, minlength=taxonomy.NUM_CLASSES).astype(np.float64)
     weights = np.where(counts > 0, np.sqrt(counts.sum() / (taxonomy.NUM_CLASSES
                                                            * np.maximum(counts, 1))), 0.0)
     loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32),
                                   label_smoothing=0.05, reduction='none')
-    sample_w = torch.from_numpy(np.where(tr.origin == 'real', args.real_weight, 1.0)
-                                .astype(np.float32))
+    sample_w = np.where(tr.origin == 'real', args.real_weight, 1.0)
+    sample_w = torch.from_numpy(np.where(tr.origin == 'hardneg', args.hard_negative_weight,
+                                         sample_w).astype(np.float32))
     bg_feats = tr.x[tr.origin == 'background']
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
     steps_per_epoch = -(-len(tr) // args.batch_size)

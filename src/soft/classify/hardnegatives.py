@@ -1,0 +1,117 @@
+"""Hard negatives: the windows the deployed detector opens on REAL background recordings.
+
+Generated street background teaches the model little about rain on a roof, a helicopter or
+a crowd: through the real detector those raise onsets (and sustained re-classifications)
+whose windows the model had never been told are background. So the training-split real
+background clips are played through a :class:`~soft.audio.detector.StreamingDetector`
+configured as the sensors are, positioned exactly as a sensor positions windows, in three
+ways: each clip alone over a bed of its own floor (as the clip-level evaluation plays it),
+all clips joined into long streams (as the false-alarm estimate does), and those streams
+mixed with generated street background at several gains. Every window the detector submits
+becomes a label-0 training window. Validation-split clips must never be passed in.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from soft.audio.features import FeatureConfig
+from soft.classify import taxonomy
+from soft.classify.dataset import ClipRecord
+from soft.classify.featureset import FeatureSet
+
+# level of the generated street relative to the real stream (dB); None: the real stream alone
+STREET_GAINS_DB: tuple[float | None, ...] = (None, -10.0, 0.0, 6.0)
+# digital gains applied to the real audio, so quieter and louder sensors are covered
+CLIP_GAINS_DB: tuple[float, ...] = (0.0, -12.0, 8.0)
+BLOCK_S = 0.1
+# a dog or a crowd opens a window every few tenths of a second: at most this many windows of
+# one clip per gain, so a few busy clips do not crowd out the rest
+MAX_PER_CLIP = 8
+
+
+class _Recorder:
+    """Stand-in classifier: keeps every submitted window and answers 'background'."""
+
+    def __init__(self, fcfg: FeatureConfig):
+        self.feature_config = fcfg
+        self.thresholds = np.ones(taxonomy.NUM_CLASSES)
+        self.windows: list[np.ndarray] = []
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        self.windows.extend(np.asarray(batch, dtype=np.float16))
+        probs = np.zeros((len(batch), taxonomy.NUM_CLASSES), dtype=np.float32)
+        probs[:, 0] = 1.0
+        return probs
+
+
+def deployed_windows(stream_fs: np.ndarray, fcfg: FeatureConfig) -> np.ndarray:
+    """Every window a sensor's detector (deployed configuration) classifies in a stream."""
+    from soft.evaluation.clip_eval import deployed_detector_config, run_stream
+
+    cfg, _ = deployed_detector_config()
+    rec = _Recorder(fcfg)
+    x = np.clip(np.asarray(stream_fs, dtype=np.float32), -1.0, 1.0)
+    run_stream(x, rec, cfg, fcfg.sample_rate, BLOCK_S)
+    if not rec.windows:
+        return np.zeros((0, fcfg.n_mels, fcfg.window_frames), dtype=np.float16)
+    return np.stack(rec.windows)
+
+
+def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
+                        rng: np.random.Generator, fcfg: FeatureConfig,
+                        stream_s: float = 120.0) -> FeatureSet:
+    """Label-0 windows from the detector run over real background clips (training split).
+
+    Raises ValueError if a clip is not labelled background: a hard negative that is really
+    an event would teach the model to miss it.
+    """
+    from soft.evaluation import clip_eval
+    from soft.evaluation import mixtures as mx
+    from soft.sim.background import PROFILES
+
+    sr = fcfg.sample_rate
+    for rec, _ in clips:
+        if rec.class_id != taxonomy.BACKGROUND:
+            raise ValueError(f'{rec.path}: label {rec.label!r} is not background; only '
+                             'background clips can be hard negatives')
+    xs: list[np.ndarray] = []
+    names: list[str] = []
+
+    def add(stream: np.ndarray, name: str, cap: int | None = None) -> None:
+        w = deployed_windows(stream, fcfg)
+        if cap is not None and len(w) > cap:
+            w = w[np.sort(rng.choice(len(w), cap, replace=False))]
+        xs.append(w)
+        names.extend([name] * len(w))
+
+    # 1. each clip alone, as the clip-level evaluation plays it, at several digital gains
+    tail_s = 1.5
+    for rec, x in clips:
+        for g in CLIP_GAINS_DB:
+            stream, _ = clip_eval.embed(np.asarray(x, np.float32) * 10 ** (g / 20), sr, rng,
+                                        tail_s)
+            add(stream, f'clip:{rec.label}', MAX_PER_CLIP)
+    # 2. joined streams of every clip, alone and over generated street at several gains
+    audio = [np.asarray(x, np.float32) for _, x in clips]
+    profiles = sorted(PROFILES)
+    for k, street_db in enumerate(STREET_GAINS_DB):
+        joined = mx.background_stream(audio, sr, rng)
+        joined = joined * 10 ** (float(rng.uniform(-10.0, 6.0)) / 20)
+        step = int(stream_s * sr)
+        for i in range(0, joined.size, step):
+            part = joined[i:i + step]
+            if part.size < sr:
+                continue
+            if street_db is not None:
+                street = mx.traffic(part.size / sr + 0.1, profiles[(k + i) % len(profiles)],
+                                    int(rng.integers(2 ** 31)), sr)[:part.size]
+                gain = mx.rms(part) / max(mx.rms(street), 1e-12) * 10 ** (street_db / 20)
+                part = part + gain * street
+            add(part, 'stream' if street_db is None else f'stream+street{street_db:+g}dB')
+    x = np.concatenate(xs) if xs else np.zeros((0, fcfg.n_mels, fcfg.window_frames),
+                                               dtype=np.float16)
+    n = len(x)
+    return FeatureSet(x, np.zeros(n, dtype=np.int64), np.full(n, 'hardneg', dtype='U10'),
+                      np.asarray(names, dtype='U120'))
