@@ -96,6 +96,25 @@ def render_model_card(report: dict, system: dict | None = None) -> str:
         'held out; labels with a single source are held out entirely. Training crops put the '
         'loudest onsets in the window; 70 % are mixed into background at 0…25 dB SNR; real '
         'windows weigh twice a generated one in the loss.', '',
+    ]
+    args = report.get('args', {})
+    if report['train_windows'].get('hardneg'):
+        out += [
+            f'3. **Real hard negatives**: {report["train_windows"]["hardneg"]} class-0 windows, '
+            'every window the detector (deployed configuration, `config/params/sensor.yaml`) '
+            'submits when the **training-split** real background clips (rain, sea waves, '
+            'helicopter, SESA casual, dog, rooster, clock tick, crying baby, ...) are played '
+            'through it: each clip alone over a bed of its own floor at 0/−12/+8 dB (at most '
+            '8 windows per clip and gain), and all clips joined into streams alone and over '
+            'generated street background at −10/0/+6 dB (`soft.classify.hardnegatives`). '
+            f'Loss weight {args.get("hard_negative_weight", "?")}. Validation-split clips are '
+            'never used.', '']
+    if args.get('init_from', 'None') != 'None':
+        out += [f'Fine-tuned: the weights (and per-band statistics) start from the previous '
+                f'model\'s final checkpoint (`--init-from`), then train '
+                f'{args.get("epochs")} more epochs at peak learning rate {args.get("lr")} '
+                'on the data above.', '']
+    out += [
         'Training: AdamW, one-cycle (cosine) schedule, label smoothing 0.05, square-root class '
         'weights, feature-space augmentation (±3 dB gain, another background window added in '
         'the power domain 0–13 dB down, one frequency and one time mask).', '',
