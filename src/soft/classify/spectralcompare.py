@@ -48,6 +48,7 @@ class Comparison:
     kind: str
     labels: tuple[str, ...]
     tonal: bool = False
+    variant: str | None = None  # compare one variant only (the real clips show just that one)
 
 
 COMPARISONS: tuple[Comparison, ...] = (
@@ -60,7 +61,7 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison('car_horn', 'car_horn', ('car_horn',), tonal=True),
     Comparison('crash', 'crash', ('crash',)),
     Comparison('whistle', 'whistle', ('whistle',), tonal=True),
-    Comparison('angle_grinder', 'angle_grinder', ('chainsaw',), tonal=True),
+    Comparison('angle_grinder', 'angle_grinder', ('chainsaw',), tonal=True, variant='chainsaw'),
     Comparison('drill', 'drill', (), tonal=True),
     Comparison('aerosol_spray', 'aerosol_spray', ()),
     Comparison('door_slam', 'door_slam', ('door_slam',)),
@@ -266,15 +267,15 @@ def _collect(items, fs, edges, tonal) -> tuple[dict[str, np.ndarray], np.ndarray
             np.array(bands) if bands else np.zeros((0, len(edges) - 1)))
 
 
-def generated_items(kind: str, n: int, rng: np.random.Generator, fs: int, condition: str
-                    ) -> list[tuple[np.ndarray, None]]:
+def generated_items(kind: str, n: int, rng: np.random.Generator, fs: int, condition: str,
+                    variant: str | None = None) -> list[tuple[np.ndarray, None]]:
     """``n`` rendered sounds of ``kind``: dry at 1 m, or propagated 20-100 m to a street mic."""
     from soft.classify.featureset import propagate
     from soft.sim.sources import synthesize
 
     out = []
     for _ in range(n):
-        src = synthesize(kind, rng, fs)
+        src = synthesize(kind, rng, fs, variant=variant)
         x = src.samples.astype(np.float64)
         if condition == 'street':
             d = float(np.exp(rng.uniform(*np.log(DISTANCE_M))))
@@ -290,8 +291,8 @@ def compare_class(comp: Comparison, real: list[np.ndarray], n: int,
                   edges: np.ndarray | None = None) -> dict:
     """The report entry of one class: 'no real clips' if none, else every comparison."""
     edges = band_edges() if edges is None else edges
-    entry = {'kind': comp.kind, 'labels': list(comp.labels), 'n_real': len(real),
-             'tonal': comp.tonal}
+    entry = {'kind': comp.kind, 'variant': comp.variant, 'labels': list(comp.labels),
+             'n_real': len(real), 'tonal': comp.tonal}
     if not real:
         entry['status'] = 'no real clips'
         return entry
@@ -307,7 +308,7 @@ def compare_class(comp: Comparison, real: list[np.ndarray], n: int,
     entry['flags'] = []
     entry['n_generated'] = {}
     for cond in CONDITIONS:
-        items = generated_items(comp.kind, n, rng, fs, cond)
+        items = generated_items(comp.kind, n, rng, fs, cond, comp.variant)
         stats_gen, bands_gen = _collect(items, fs, edges, comp.tonal)
         entry['n_generated'][cond] = len(bands_gen)
         gen_med = np.median(bands_gen, axis=0)
