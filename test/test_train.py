@@ -295,3 +295,49 @@ def test_hard_negatives_are_the_deployed_detectors_windows_on_real_background():
         hn.real_background_set(load_clips(gun, fcfg.sample_rate)[0],
                                np.random.default_rng(0), fcfg)
     assert not {r.path for r in val} & {r.path for r in rain}
+
+
+def test_every_background_set_must_meet_the_false_alarm_budget_on_its_own():
+    # generated streets are clean for class 3; a short real set is not: pooling the two
+    # would dilute the real false alarms under the budget, checking each set apart does not
+    n = 13
+    labels = np.repeat(np.arange(n), 50)
+    probs = np.full((len(labels), n), 0.01)
+    probs[np.arange(len(labels)), labels] = 0.97
+    generated = np.full((1000, n), 0.01)
+    generated[:, 0] = 0.9
+    real = np.full((20, n), 0.01)
+    real[:, 3] = np.linspace(0.5, 0.9, 20)
+    kw = dict(target_precision=0.9, max_fa_per_hour=1.0, floor=0.3, ceiling=0.99)
+    alone = choose_thresholds(probs, labels, n, generated, 10.0, **kw)
+    pooled = choose_thresholds(probs, labels, n, np.concatenate([generated, real]), 10.1, **kw)
+    checked = choose_thresholds(probs, labels, n, generated, 10.0,
+                                extra_backgrounds=[(real, 0.1)], **kw)
+    assert alone[3].threshold == 0.3
+    assert pooled[3].threshold < 0.9      # 20 windows in 10.1 h pass a 1/h budget at 0.86
+    assert checked[3].threshold > 0.9     # 0 of the real windows may pass in 0.1 h
+    assert np.sum(decide(real, np.array([c.threshold for c in checked])) == 3) == 0
+    assert checked[3].false_alarms_per_hour == 0.0 and checked[3].met_target
+    assert checked[1].threshold == alone[1].threshold
+
+
+@needs_data
+def test_calibration_background_is_played_as_the_evaluation_plays_it():
+    from soft.audio.features import FeatureConfig
+    from soft.classify import hardnegatives as hn
+
+    fcfg = FeatureConfig()
+    records = load_devset(DATA)
+    train, _ = split_by_group(records, 0.25, 0)
+    bg = [r for r in train if r.label in ('rain', 'dog')][:3]
+    clips, _ = load_clips(bg, fcfg.sample_rate)
+    cal, hours = hn.calibration_set(clips, np.random.default_rng(0), fcfg)
+    audio_s = sum(x.size for _, x in clips) / fcfg.sample_rate
+    # each clip once alone (with its lead-in and tail) and once in the joined stream
+    assert audio_s / 3600 < hours < (2 * audio_s + 3 * 6.0) / 3600
+    assert len(cal) > 0 and set(cal.y.tolist()) == {0}
+    assert {n.split(':')[0] for n in cal.name.tolist()} <= {'clip', 'stream'}
+    gun = [r for r in train if r.label == 'gunshot'][:1]
+    with pytest.raises(ValueError, match='not background'):
+        hn.calibration_set(load_clips(gun, fcfg.sample_rate)[0], np.random.default_rng(0),
+                           fcfg)

@@ -115,3 +115,41 @@ def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
     n = len(x)
     return FeatureSet(x, np.zeros(n, dtype=np.int64), np.full(n, 'hardneg', dtype='U10'),
                       np.asarray(names, dtype='U120'))
+
+
+def calibration_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
+                    rng: np.random.Generator, fcfg: FeatureConfig
+                    ) -> tuple[FeatureSet, float]:
+    """Detector windows on held-out real background clips, and the hours of audio played.
+
+    The false-alarm budget of the shipped thresholds is checked on these: clips the model
+    never trained on, played the two ways ``soft evaluate`` plays background (each clip alone
+    over its own floor, and all clips joined into one stream), so a threshold that passes here
+    faces real rain, dogs and crowds it has not memorised.
+    """
+    from soft.evaluation import clip_eval
+    from soft.evaluation import mixtures as mx
+
+    sr = fcfg.sample_rate
+    for rec, _ in clips:
+        if rec.class_id != taxonomy.BACKGROUND:
+            raise ValueError(f'{rec.path}: label {rec.label!r} is not background; a '
+                             'calibration clip must be background')
+    xs, names, samples = [], [], 0
+    for rec, x in clips:
+        stream, _ = clip_eval.embed(np.asarray(x, np.float32), sr, rng, 1.5)
+        w = deployed_windows(stream, fcfg)
+        xs.append(w)
+        names.extend([f'clip:{rec.path}'] * len(w))
+        samples += stream.size
+    joined = mx.background_stream([np.asarray(x, np.float32) for _, x in clips], sr, rng)
+    if joined.size:
+        w = deployed_windows(joined, fcfg)
+        xs.append(w)
+        names.extend(['stream'] * len(w))
+        samples += joined.size
+    x = np.concatenate(xs) if xs else np.zeros((0, fcfg.n_mels, fcfg.window_frames),
+                                               dtype=np.float16)
+    n = len(x)
+    return (FeatureSet(x, np.zeros(n, dtype=np.int64), np.full(n, 'calib', dtype='U10'),
+                       np.asarray(names, dtype='U120')), samples / sr / 3600.0)

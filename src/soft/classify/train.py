@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--hard-negative-weight', type=float, default=2.0,
                    help='loss weight of the detector windows on real background clips '
                    '(soft.classify.hardnegatives); 0 leaves them out')
+    p.add_argument('--max-hard-negatives', type=int, default=10000,
+                   help='keep at most this many hard-negative windows (a random subset): '
+                   'more drown the real events in background')
+    p.add_argument('--calib-fraction', type=float, default=0.3,
+                   help='share of the training split\'s real background clips (by source '
+                   'recording) kept out of training to check the thresholds\' false alarms; '
+                   '0 checks them on generated streams only')
     p.add_argument('--init-from', type=Path, default=None,
                    help='start from the weights (and band statistics) of this checkpoint '
                    'instead of a fresh model: fine-tuning a shipped model on new data')
@@ -132,6 +139,7 @@ def _data(args, fcfg, prog: Progress) -> dict:
     """Every feature set the run needs (cached), plus the real-clip bookkeeping."""
     from soft.classify import dataset as ds
     from soft.classify import featureset as fset
+    from soft.classify import hardnegatives as hn
     from soft.sim.sources import ALERT_KINDS, NEGATIVE_KINDS, synthesize
 
     recipe = fset.Recipe().scaled(args.scale)
@@ -145,16 +153,26 @@ def _data(args, fcfg, prog: Progress) -> dict:
     cache = None if args.no_cache else args.cache
     common = dict(features=fcfg.to_metadata(), code=fp, seed=args.seed)
 
-    records, train_clips, val_clips, report = [], [], [], None
+    records, train_clips, val_clips, calib_clips, report = [], [], [], [], None
     if not args.no_real:
         records = ds.load_devset(args.data)
         train_rec, val_rec = ds.split_by_group(records, args.val_fraction, args.seed)
+        calib_rec: list = []
+        if args.calib_fraction > 0:
+            bg_rec = [r for r in train_rec if r.class_id == taxonomy.BACKGROUND]
+            if len(bg_rec) > 1:
+                _, calib_rec = ds.split_by_group(bg_rec, args.calib_fraction, args.seed + 1)
+                held = {r.path for r in calib_rec}
+                train_rec = [r for r in train_rec if r.path not in held]
         prog.log(f'real clips: {len(records)} in manifests, {len(train_rec)} train / '
-                 f'{len(val_rec)} validation (split by source recording)')
+                 f'{len(calib_rec)} background for threshold checks / {len(val_rec)} '
+                 'validation (split by source recording)')
         train_clips, rep_t = ds.load_clips(train_rec, fcfg.sample_rate)
         val_clips, rep_v = ds.load_clips(val_rec, fcfg.sample_rate)
-        report = {'loaded': rep_t.loaded + rep_v.loaded,
-                  'skipped': [(str(p), r) for p, r in rep_t.skipped + rep_v.skipped]}
+        calib_clips, rep_c = ds.load_clips(calib_rec, fcfg.sample_rate)
+        report = {'loaded': rep_t.loaded + rep_v.loaded + rep_c.loaded,
+                  'skipped': [(str(p), r) for p, r in
+                              rep_t.skipped + rep_v.skipped + rep_c.skipped]}
         for path, reason in report['skipped']:
             prog.log(f'skipped {path}: {reason}')
     manifest_hash = fset.cache_key(rows=[(str(r.path), r.label, r.group) for r in records])
@@ -218,7 +236,10 @@ def _data(args, fcfg, prog: Progress) -> dict:
                                         np.random.default_rng([args.seed, seed_offset, 1]),
                                         fcfg, rec)))
         if clips:
-            rkey = fset.cache_key(recipe=rec, split=name, manifests=manifest_hash, **common)
+            # the key names the split's clips: another split must not reuse these crops
+            rkey = fset.cache_key(recipe=rec, split=name, manifests=manifest_hash,
+                                  clips=fset.cache_key(rows=[str(r.path) for r, _ in clips]),
+                                  **common)
             parts.append(fset.cached(
                 cache, f'{name}-real', rkey,
                 lambda: fset.real_set(clips, np.random.default_rng([args.seed, seed_offset, 2]),
@@ -231,8 +252,6 @@ def _data(args, fcfg, prog: Progress) -> dict:
     train_set = build_split('train', recipe, 1, train_clips, True)
     bg_train = [(r, x) for r, x in train_clips if r.class_id == taxonomy.BACKGROUND]
     if bg_train and args.hard_negative_weight > 0:
-        from soft.classify import hardnegatives as hn
-
         hkey = fset.cache_key(
             manifests=fset.cache_key(rows=[str(r.path) for r, _ in bg_train]),
             code=fset.source_fingerprint(['soft.classify.hardnegatives',
@@ -244,6 +263,10 @@ def _data(args, fcfg, prog: Progress) -> dict:
                  '(training split only)')
         hard = fset.cached(cache, 'train-hardneg', hkey, lambda: hn.real_background_set(
             bg_train, np.random.default_rng([args.seed, 1, 7]), fcfg))
+        if len(hard) > args.max_hard_negatives:
+            keep = np.random.default_rng([args.seed, 1, 8]).choice(
+                len(hard), args.max_hard_negatives, replace=False)
+            hard = hard.subset(np.sort(keep))
         prog.log(f'hard negatives: {len(hard)} windows')
         train_set = fset.FeatureSet.concat([train_set, hard])
     val_set = build_split('val', val_recipe, 2, val_clips, False)
@@ -271,9 +294,18 @@ def _data(args, fcfg, prog: Progress) -> dict:
     fa_key = fset.cache_key(minutes=args.fa_minutes, **common)
     fa_set = fset.cached(cache, 'fa-streams', fa_key, streams) if args.fa_minutes > 0 \
         else None
+    calib_set, calib_hours = None, 0.0
+    if calib_clips:
+        # not cached: a few minutes of audio through the detector take seconds
+        calib_set, calib_hours = hn.calibration_set(
+            calib_clips, np.random.default_rng([args.seed, 5]), fcfg)
+        prog.log(f'threshold check: {len(calib_set)} detector windows on '
+                 f'{calib_hours * 60:.1f} min of held-out real background')
     for what, n in failures.items():
         prog.log(f'generator failure (retried): {what} x{n}')
     return {'train': train_set, 'val': val_set, 'fa': fa_set, 'records': records,
+            'calib': calib_set, 'calib_hours': calib_hours,
+            'calib_clips': [r for r, _ in calib_clips],
             'generator_failures': dict(failures),
             'train_clips': [r for r, _ in train_clips], 'val_clips': [r for r, _ in val_clips],
             'load_report': report, 'kinds': kinds, 'recipe': asdict(recipe)}
@@ -450,9 +482,14 @@ def train(args: argparse.Namespace) -> dict:
     probs = softmax(lv, temperature)
     fa_probs = softmax(_logits(model, fa.x), temperature) if fa is not None else None
     fa_hours = args.fa_minutes / 60.0 if fa is not None else 0.0
+    cal, cal_hours = data['calib'], data['calib_hours']
+    cal_probs = softmax(_logits(model, cal.x), temperature) if cal is not None and len(cal) \
+        else None
+    extra = [(cal_probs, cal_hours)] if cal_probs is not None else []
     choices = choose_thresholds(probs[calib], va.y[calib], taxonomy.NUM_CLASSES,
                                 fa_probs, fa_hours, args.target_precision,
-                                args.max_fa_per_hour, ceiling=args.max_threshold)
+                                args.max_fa_per_hour, ceiling=args.max_threshold,
+                                extra_backgrounds=extra)
     thresholds = np.array([c.threshold for c in choices])
     prog.log(f'temperature {temperature:.3f}; thresholds {np.round(thresholds, 2).tolist()}')
 
@@ -461,15 +498,19 @@ def train(args: argparse.Namespace) -> dict:
                        ('generated', calib)):
         if mask.any():
             results[name] = _evaluate(probs[mask], va.y[mask], thresholds)
-    if fa_probs is not None:
-        from soft.classify.calibrate import decide
+    from soft.classify.calibrate import decide
 
-        d = decide(fa_probs, thresholds)
-        results['false_alarms'] = {
-            'windows': int(len(d)), 'hours': fa_hours,
-            'per_hour': float(np.sum(d != 0) / fa_hours),
+    for key, fp, hours in (('false_alarms', fa_probs, fa_hours),
+                           ('false_alarms_real_heldout', cal_probs, cal_hours)):
+        if fp is None or hours <= 0:
+            continue
+        d = decide(fp, thresholds)
+        results[key] = {
+            'windows': int(len(d)), 'hours': hours,
+            'per_hour': float(np.sum(d != 0) / hours),
+            'police_per_hour': float(np.isin(d, taxonomy.police_ids()).sum() / hours),
             'per_class_per_hour': np.bincount(d, minlength=taxonomy.NUM_CLASSES)[1:]
-            .astype(float).__truediv__(fa_hours).tolist()}
+            .astype(float).__truediv__(hours).tolist()}
 
     date = args.date or time.strftime('%Y-%m-%d')
     version = args.version or f'soft-cnn-{date}-s{args.seed}'
@@ -494,6 +535,9 @@ def train(args: argparse.Namespace) -> dict:
         'train_windows': dict(Counter(tr.origin.tolist())),
         'train_per_class': np.bincount(tr.y, minlength=taxonomy.NUM_CLASSES).tolist(),
         'val_windows': dict(Counter(va.origin.tolist())),
+        'calibration_background': {'clips': len(data['calib_clips']),
+                                   'windows': 0 if cal is None else len(cal),
+                                   'hours': cal_hours},
         'real_train_labels': dict(Counter(r.label for r in data['train_clips'])),
         'real_val_labels': dict(Counter(r.label for r in data['val_clips'])),
         'load_report': data['load_report'],
@@ -524,10 +568,13 @@ def _print_summary(report: dict) -> None:
             if row['support'] or row['predicted']:
                 print(f'  {names[c]:<14} P {row["precision"]:.2f} R {row["recall"]:.2f} '
                       f'n={row["support"]}', file=sys.stderr)
-    fa = report['results'].get('false_alarms')
-    if fa:
-        print(f'\nfalse alarms on background streams: {fa["per_hour"]:.1f} per sensor-hour '
-              f'(every window the detector submits)', file=sys.stderr)
+    for key, what in (('false_alarms', 'generated background streams'),
+                      ('false_alarms_real_heldout', 'held-out real background clips')):
+        fa = report['results'].get(key)
+        if fa:
+            print(f'\nfalse alarms on {what}: {fa["per_hour"]:.1f} per sensor-hour '
+                  f'({fa["police_per_hour"]:.1f} police) over {fa["hours"] * 60:.1f} min',
+                  file=sys.stderr)
 
 
 if __name__ == '__main__':
