@@ -22,7 +22,7 @@ def _horn(rng: np.random.Generator, fs: int, dual: bool, taps: bool, truck: bool
     pre = pre_roll(fs)
     f1 = rng.uniform(180, 300) if truck else rng.uniform(340, 520)
     freqs = [f1, f1 * rng.choice([1.19, 1.25, 1.26, 1.33])] if dual else [f1]
-    tilt = rng.uniform(2.0, 5.0)  # horns are rich, nearly square tones
+    tilt = rng.uniform(2.0, 12.0)  # from nearly square tones to mellow ones
     if taps:
         durs = rng.uniform(0.08, 0.35, int(rng.integers(1, 5)))
     else:

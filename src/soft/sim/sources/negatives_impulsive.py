@@ -97,10 +97,11 @@ def _steps(rng: np.random.Generator, fs: int, hard: bool) -> tuple[np.ndarray, i
     n = pre + int((count * period + 0.3) * fs)
     x = np.zeros(n)
     for i in range(count):
-        heel = click(rng, fs, rng.uniform(0.01, 0.03), 80 if not hard else 300,
-                     2000 if not hard else 7000)
-        if not hard:
-            heel = lowpass(heel, fs, 1500)
+        heel = click(rng, fs, rng.uniform(0.01, 0.03), 80 if not hard else 150,
+                     2000 if not hard else 5000)
+        # real steps are dull (centroid ~600 Hz): even heels on stone lose their click
+        heel = lowpass(heel, fs, rng.uniform(600, 1500) if not hard else rng.uniform(1000, 4000),
+                       order=1)
         add_at(x, heel * rng.uniform(0.5, 1.0), pre + int(
             (i * period + (rng.normal(0, 0.015) if i else 0)) * fs))
     return x, pre
