@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
 
 from soft.audio.features import FeatureConfig, logmel
-from soft.classify import taxonomy
+from soft.classify import augment, taxonomy
 from soft.classify.dataset import ClipRecord, crop, onsets
 from soft.classify.mixing import (MixConfig, background_crop, draw_pre, event_power,
                                   log_uniform, loud_power, mix_at_snr, place, to_full_scale)
@@ -46,18 +46,33 @@ class Recipe:
     mixtures_per_render: int = 3
     # seconds of background-only streams whose detector onsets become label-0 windows
     onset_background_s: float = 10800.0
+    # street augmentation (soft.classify.augment): the real test set has facades, cheap
+    # microphones and sources outside the generators' ranges; generated data had none of it
+    reverb_probability: float = 0.5        # rendered events heard in a street canyon/square
+    real_reverb_probability: float = 0.15  # real clips already carry a room: rarely more
+    mic_probability: float = 0.7           # whole mixture through a random street mic
+    speed_probability: float = 0.4         # dry source (or real clip) played faster/slower
+    speed_range: tuple[float, float] = (0.85, 1.18)
+    pitch_probability: float = 0.3         # sustained sounds only, duration kept
+    pitch_range: tuple[float, float] = (0.89, 1.12)
 
     def scaled(self, factor: float) -> 'Recipe':
         """The same recipe with every count multiplied (for quick runs and tests)."""
         def s(n: int) -> int:
             return max(1, int(round(n * factor)))
-        return Recipe(s(self.per_alert_class), s(self.per_negative_kind),
-                      s(self.background_windows), max(1, self.real_crops_per_clip),
-                      s(self.real_min_windows_per_label), self.real_mixed_probability,
-                      self.real_snr_db, self.real_clean_level_db,
-                      max(10.0, self.background_pool_s * min(1.0, factor * 4)),
-                      self.sustained_mid_probability, self.mix, self.mixtures_per_render,
-                      max(20.0, self.onset_background_s * factor))
+        return replace(self, per_alert_class=s(self.per_alert_class),
+                       per_negative_kind=s(self.per_negative_kind),
+                       background_windows=s(self.background_windows),
+                       real_crops_per_clip=max(1, self.real_crops_per_clip),
+                       real_min_windows_per_label=s(self.real_min_windows_per_label),
+                       background_pool_s=max(10.0,
+                                             self.background_pool_s * min(1.0, factor * 4)),
+                       onset_background_s=max(20.0, self.onset_background_s * factor))
+
+    def without_augmentation(self) -> 'Recipe':
+        """The same recipe with every street augmentation switched off (for baselines)."""
+        return replace(self, reverb_probability=0.0, real_reverb_probability=0.0,
+                       mic_probability=0.0, speed_probability=0.0, pitch_probability=0.0)
 
 
 @dataclass
@@ -121,6 +136,60 @@ def background_pool(seconds: float, rng: np.random.Generator, sample_rate: int,
     return pool
 
 
+def vary_source(x: np.ndarray, onset: int, sustained: bool, rng: np.random.Generator,
+                recipe: Recipe) -> tuple[np.ndarray, int]:
+    """Speed or (sustained sounds only) pitch variation of a dry sound, onset kept exact.
+
+    Generators and the real clips cover a narrow range of motor speeds, voices and sizes;
+    the street has more. Pitch shifting smears attacks, so impulsive sounds only change speed.
+    """
+    if rng.random() < recipe.speed_probability:
+        return augment.speed(x, onset, float(rng.uniform(*recipe.speed_range)))
+    if sustained and rng.random() < recipe.pitch_probability:
+        return augment.pitch(x, onset, float(rng.uniform(*recipe.pitch_range)))
+    return x, onset
+
+
+def through_mic(x: np.ndarray, rng: np.random.Generator, sample_rate: int,
+                recipe: Recipe) -> np.ndarray:
+    """The whole mixture (event and background) through a random street microphone."""
+    if rng.random() < recipe.mic_probability:
+        return augment.apply_mic(x, augment.mic_response(rng, sample_rate))
+    return x
+
+
+def real_background_pool(clips: Iterable[tuple[ClipRecord, np.ndarray]],
+                         rng: np.random.Generator, sample_rate: int,
+                         level_db: tuple[float, float] = (45.0, 72.0)) -> list[np.ndarray]:
+    """Real background recordings as pressure (Pa) at a plausible street Leq (dB(A)).
+
+    Generated streets alone teach the model a floor no real street has; these clips (rain,
+    sea, wind, traffic, people) are of unknown scale, so each is set to its own A-weighted
+    Leq drawn from ``level_db``. Only label-0 clips are accepted: an event clip in the
+    background pool would teach the model to call that event background.
+    """
+    from soft.sim.levels import a_weighted_power
+
+    lo, hi = level_db
+    if not 0.0 <= lo <= hi <= 140.0:
+        raise ValueError(f'level_db {level_db!r}: expected 0 <= low <= high <= 140 dB')
+    pool = []
+    for rec, x in clips:
+        if rec.class_id != taxonomy.BACKGROUND:
+            raise ValueError(f'{rec.path}: label {rec.label!r} is class {rec.class_id}, not '
+                             'background; only background clips may join the pool')
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 1 or not x.size or not np.all(np.isfinite(x)):
+            raise ValueError(f'{rec.path}: expected finite mono samples, got shape {x.shape}')
+        x = x - x.mean()
+        p = a_weighted_power(x, sample_rate)
+        if p <= 0:
+            raise ValueError(f'{rec.path}: silent clip cannot be scaled to a street level')
+        level = float(rng.uniform(lo, hi))
+        pool.append((x * (P_REF * 10 ** (level / 20) / np.sqrt(p))).astype(np.float32))
+    return pool
+
+
 def _synth_windows(kind: str, rng: np.random.Generator, pool: list[np.ndarray],
                    fcfg: FeatureConfig, recipe: Recipe) -> tuple[list[np.ndarray], int]:
     """One rendered source, mixed ``recipe.mixtures_per_render`` times into background."""
@@ -131,8 +200,13 @@ def _synth_windows(kind: str, rng: np.random.Generator, pool: list[np.ndarray],
     sr = fcfg.sample_rate
     mix = recipe.mix
     dry = np.asarray(src.samples, dtype=np.float64)[:int(src.onset_index) + 5 * n]
-    event, onset = propagate(dry, int(src.onset_index), sr,
-                             log_uniform(rng, *mix.distance_m), rng)
+    dry, dry_onset = vary_source(dry, int(src.onset_index), src.level_type == 'leq', rng,
+                                 recipe)
+    distance = log_uniform(rng, *mix.distance_m)
+    event, onset = propagate(dry, dry_onset, sr, distance, rng)
+    if rng.random() < recipe.reverb_probability:
+        event, onset = augment.reverberate(event, onset,
+                                           augment.street_ir(rng, sr, distance_m=distance))
     # the SNR refers to the whole received sound, as in the simulator's ground truth
     pe = event_power(event[max(0, onset - sr // 100):], sr)
     out = []
@@ -145,7 +219,7 @@ def _synth_windows(kind: str, rng: np.random.Generator, pool: list[np.ndarray],
         win = place(event, onset, n, pre)
         bg = background_crop(pool, n, rng) * 10 ** (rng.uniform(*mix.background_gain_db) / 20)
         x = mix_at_snr(win, bg, float(rng.uniform(*mix.snr_db)), sr, event_p=pe)
-        out.append(to_full_scale(x, rng, mix)[0])
+        out.append(to_full_scale(through_mic(x, rng, sr, recipe), rng, mix)[0])
     return out, int(src.class_id)
 
 
@@ -211,27 +285,35 @@ def synthetic_set(kinds: dict[str, int], per_kind: dict[str, int], pool: list[np
 
 def background_set(count: int, pool: list[np.ndarray], rng: np.random.Generator,
                    fcfg: FeatureConfig, recipe: Recipe) -> FeatureSet:
-    """Background-only windows (label 0) at random gains and sensitivities."""
+    """Background-only windows (label 0) at random gains, sensitivities and microphones."""
     n = fcfg.window_samples()
     windows = []
     for _ in range(count):
         bg = background_crop(pool, n, rng) * 10 ** (rng.uniform(*recipe.mix.background_gain_db)
                                                     / 20)
+        bg = through_mic(bg, rng, fcfg.sample_rate, recipe)
         windows.append(to_full_scale(bg, rng, recipe.mix)[0])
     return _pack(windows, [0] * count, ['background'] * count, ['background'] * count, fcfg)
 
 
 def real_window(x: np.ndarray, rng: np.random.Generator, fcfg: FeatureConfig,
                 recipe: Recipe, pool: list[np.ndarray] | None, impulsive: bool,
-                mixed: bool, onset_rank: int | None = None, pre_s: float | None = None
-                ) -> np.ndarray:
+                mixed: bool, onset_rank: int | None = None, pre_s: float | None = None,
+                augmented: bool = False) -> np.ndarray:
     """One crop of a real clip with an onset inside, optionally mixed into background.
 
     Real clips are treated as pressure of unknown scale: mixed ones are scaled to an SNR
-    over the (calibrated) background, clean ones to a plausible street level.
+    over the (calibrated) background, clean ones to a plausible street level. ``augmented``
+    (training only) varies speed or pitch, sometimes adds a street's reverberation, and puts
+    the result through a random microphone; validation crops stay as recorded.
     """
     n = fcfg.window_samples()
     sr = fcfg.sample_rate
+    if augmented:
+        x, _ = vary_source(np.asarray(x, dtype=np.float64), 0, not impulsive, rng, recipe)
+        if rng.random() < recipe.real_reverb_probability:
+            # keep the clip's length: the onset search and crops see the same span
+            x = augment.reverberate(x, 0, augment.street_ir(rng, sr))[0][:x.size]
     cands = onsets(x, sr)
     rank = onset_rank if onset_rank is not None else int(rng.integers(len(cands)))
     onset = cands[min(rank, len(cands) - 1)]
@@ -251,6 +333,8 @@ def real_window(x: np.ndarray, rng: np.random.Generator, fcfg: FeatureConfig,
         level = float(rng.uniform(*recipe.real_clean_level_db))
         p = loud_power(win, sr)
         y = win * (P_REF * 10 ** (level / 20) / np.sqrt(p)) if p > 0 else win
+    if augmented:
+        y = through_mic(y, rng, sr, recipe)
     return to_full_scale(y, rng, recipe.mix)[0]
 
 
@@ -274,7 +358,8 @@ def real_set(clips: list[tuple[ClipRecord, np.ndarray]], rng: np.random.Generato
                     -(-recipe.real_min_windows_per_label // per_label[rec.label]))
             for _ in range(k):
                 mixed = rng.random() < recipe.real_mixed_probability
-                windows.append(real_window(x, rng, fcfg, recipe, pool, impulsive, mixed))
+                windows.append(real_window(x, rng, fcfg, recipe, pool, impulsive, mixed,
+                                           augmented=True))
                 labels.append(rec.class_id)
                 origin.append('real')
                 names.append(str(rec.path))

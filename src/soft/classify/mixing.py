@@ -102,14 +102,26 @@ def place(event: np.ndarray, onset: int, n: int, pre: int) -> np.ndarray:
 
 
 def background_crop(pool: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
-    """A random ``n``-sample stretch of one of the background streams in ``pool`` (Pa)."""
+    """A random ``n``-sample stretch of the background streams in ``pool`` (Pa).
+
+    Every ``n``-sample stretch of every stream long enough is equally likely, so a pool
+    mixing 30 s generated streets with 5 s real clips is drawn from in proportion to their
+    durations; streams shorter than ``n`` (short real clips) are skipped, not tiled, since a
+    tiled seam is an onset no street produces.
+    """
     if not pool:
         raise ValueError('background pool is empty')
-    stream = pool[int(rng.integers(len(pool)))]
-    if stream.size < n:
-        raise ValueError(f'background stream of {stream.size} samples is shorter than {n}')
-    s = int(rng.integers(stream.size - n + 1))
-    return np.asarray(stream[s:s + n], dtype=np.float64)
+    sizes = np.fromiter((s.size for s in pool), dtype=np.int64, count=len(pool))
+    spans = np.maximum(sizes - n + 1, 0)
+    total = int(spans.sum())
+    if total == 0:
+        raise ValueError(f'background pool has no stream of at least {n} samples (one '
+                         f'window); its {len(pool)} streams are at most {int(sizes.max())} '
+                         'samples long')
+    k = int(rng.integers(total))
+    i = int(np.searchsorted(np.cumsum(spans), k, side='right'))
+    s = k - int(spans[:i].sum())
+    return np.asarray(pool[i][s:s + n], dtype=np.float64)
 
 
 def mix_at_snr(event_win: np.ndarray, background: np.ndarray, snr_db: float,
