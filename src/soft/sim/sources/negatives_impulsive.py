@@ -100,7 +100,7 @@ def _steps(rng: np.random.Generator, fs: int, hard: bool) -> tuple[np.ndarray, i
         heel = click(rng, fs, rng.uniform(0.01, 0.03), 80 if not hard else 150,
                      2000 if not hard else 5000)
         # real steps are dull (centroid ~600 Hz): even heels on stone lose their click
-        heel = lowpass(heel, fs, rng.uniform(600, 1500) if not hard else rng.uniform(1000, 4000),
+        heel = lowpass(heel, fs, rng.uniform(500, 1500) if not hard else rng.uniform(700, 2500),
                        order=1)
         add_at(x, heel * rng.uniform(0.5, 1.0), pre + int(
             (i * period + (rng.normal(0, 0.015) if i else 0)) * fs))
