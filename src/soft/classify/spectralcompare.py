@@ -36,7 +36,9 @@ ENV_SMOOTH_S = 0.005
 PITCH_RANGE = (150.0, 4000.0)
 LOW_SPLIT, HIGH_SPLIT = 500.0, 2000.0
 DISTANCE_M = (20.0, 100.0)
-CONDITIONS = ('dry', 'street')
+# dry at 1 m; propagated to a street mic; and also through a facade reverb as the training
+# augmentation (soft.classify.augment) renders half of the generated events
+CONDITIONS = ('dry', 'street', 'reverb')
 EPS = 1e-20
 # band levels below this (dB re the total) count as this in spectrum differences: real clips
 # carry a background floor there, and training mixes background over that range anyway
@@ -272,7 +274,9 @@ def _collect(items, fs, edges, tonal) -> tuple[dict[str, np.ndarray], np.ndarray
 
 def generated_items(kind: str, n: int, rng: np.random.Generator, fs: int, condition: str,
                     variant: str | None = None) -> list[tuple[np.ndarray, None]]:
-    """``n`` rendered sounds of ``kind``: dry at 1 m, or propagated 20-100 m to a street mic."""
+    """``n`` rendered sounds of ``kind``: dry at 1 m, propagated 20-100 m to a street mic,
+    or propagated and then reverberated by a random street canyon or square."""
+    from soft.classify import augment
     from soft.classify.featureset import propagate
     from soft.sim.sources import synthesize
 
@@ -280,9 +284,11 @@ def generated_items(kind: str, n: int, rng: np.random.Generator, fs: int, condit
     for _ in range(n):
         src = synthesize(kind, rng, fs, variant=variant)
         x = src.samples.astype(np.float64)
-        if condition == 'street':
+        if condition in ('street', 'reverb'):
             d = float(np.exp(rng.uniform(*np.log(DISTANCE_M))))
-            x, _ = propagate(x, src.onset_index, fs, d, rng)
+            x, onset = propagate(x, src.onset_index, fs, d, rng)
+            if condition == 'reverb':
+                x, _ = augment.reverberate(x, onset, augment.street_ir(rng, fs, distance_m=d))
         elif condition != 'dry':
             raise ValueError(f'condition {condition!r}: expected one of {CONDITIONS}')
         out.append((x, None))
@@ -399,11 +405,11 @@ def render_text(report: dict) -> str:
             lines.append(f'{name}: {e["status"]}')
             continue
         sp = e['spectrum']
+        diffs = ' '.join(f'{c} {sp[f"{c}_mean_abs_db"]}' for c in CONDITIONS)
         lines.append(f'{name} (real {e["n_real"]}, generated {e["n_generated"]}) '
-                     f'spectrum |dB diff| dry {sp["dry_mean_abs_db"]} street '
-                     f'{sp["street_mean_abs_db"]}')
+                     f'spectrum |dB diff| {diffs}')
         lines.append(f'  {"statistic":14s} {"real median [IQR]":26s} '
-                     f'{"dry median (z, cov)":24s} {"street median (z, cov)":24s}')
+                     + ' '.join(f'{c + " median (z, cov)":24s}' for c in CONDITIONS))
         for s, d in e['stats'].items():
             r = d['real']
             cells = []
@@ -423,7 +429,8 @@ def render_markdown(report: dict) -> str:
     out = ['## Generated vs real sounds (spectral statistics)', '',
            f'{report["n_generated"]} generated examples per class and condition (dry at 1 m; '
            f'"street": propagated {report["distance_m"][0]:.0f}-{report["distance_m"][1]:.0f} m '
-           f'to a street microphone), measured like the real clips from '
+           'to a street microphone; "reverb": the same through a random street canyon or square '
+           'as the training augmentation renders it), measured like the real clips from '
            f'{report["event_window_s"][0] * 1000:.0f} ms before the main onset (spectra over '
            f'{report["event_window_s"][1]:.0f} s, envelopes and pitch over {LONG_S:.0f} s), '
            'level-normalised. z = (generated median - real median) / real IQR; '
@@ -438,12 +445,12 @@ def render_markdown(report: dict) -> str:
         out.append(f'### {name} ({e["n_real"]} real clips)')
         out.append('')
         out.append(f'Median band spectrum ({len(report["band_edges_hz"]) - 1} mel bands, levels '
-                   f'floored at {BAND_FLOOR_DB:.0f} dB re total), mean |difference|: dry '
-                   f'{sp["dry_mean_abs_db"]} dB, street {sp["street_mean_abs_db"]} dB.')
+                   f'floored at {BAND_FLOOR_DB:.0f} dB re total), mean |difference|: '
+                   + ', '.join(f'{c} {sp[f"{c}_mean_abs_db"]} dB' for c in CONDITIONS) + '.')
         out.append('')
-        out.append('| statistic | real median [IQR] | dry median (z, cov) | '
-                   'street median (z, cov) |')
-        out.append('|---|---|---|---|')
+        out.append('| statistic | real median [IQR] | '
+                   + ' | '.join(f'{c} median (z, cov)' for c in CONDITIONS) + ' |')
+        out.append('|---|---|' + '---|' * len(CONDITIONS))
         for s, d in e['stats'].items():
             r = d['real']
             cells = []
