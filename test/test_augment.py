@@ -291,3 +291,19 @@ def test_real_set_with_augmentation_on_real_clips():
     w = fset.real_window(clips[0][1], np.random.default_rng(14), fcfg, recipe, real_pool,
                          impulsive=False, mixed=True, augmented=True)
     assert w.shape == (fcfg.window_samples(),) and np.all(np.isfinite(w))
+
+
+def test_burst_repeats_the_shot_after_the_first_and_keeps_the_onset():
+    from soft.classify.featureset import Recipe, burst
+
+    sr = 16000
+    x = np.zeros(2000)
+    x[500:520] = 1.0                      # one 'shot' at the onset, then silence
+    recipe = Recipe(burst_shots=(4, 4), burst_gap_s=(0.1, 0.2))
+    y = burst(x, 500, np.random.default_rng(3), sr, recipe)
+    assert np.array_equal(y[:x.size][:1600], x[:1600])   # first shot untouched
+    assert not np.any(y[:500])                            # nothing before the onset
+    peaks = np.flatnonzero(np.diff((np.abs(y) > 0.3).astype(int)) == 1) + 1
+    assert len(peaks) == 4 and peaks[0] == 500
+    gaps = np.diff(peaks) / sr
+    assert np.all((gaps >= 0.1 - 1e-3) & (gaps <= 0.2 + 1e-3))

@@ -55,6 +55,10 @@ class Recipe:
     speed_range: tuple[float, float] = (0.85, 1.18)
     pitch_probability: float = 0.3         # sustained sounds only, duration kept
     pitch_range: tuple[float, float] = (0.89, 1.12)
+    # impulsive events repeated: most real gunshot clips hold a volley, not a single shot
+    burst_probability: float = 0.35
+    burst_shots: tuple[int, int] = (2, 6)          # total shots, inclusive
+    burst_gap_s: tuple[float, float] = (0.06, 0.6)
 
     def scaled(self, factor: float) -> 'Recipe':
         """The same recipe with every count multiplied (for quick runs and tests)."""
@@ -72,7 +76,8 @@ class Recipe:
     def without_augmentation(self) -> 'Recipe':
         """The same recipe with every street augmentation switched off (for baselines)."""
         return replace(self, reverb_probability=0.0, real_reverb_probability=0.0,
-                       mic_probability=0.0, speed_probability=0.0, pitch_probability=0.0)
+                       mic_probability=0.0, speed_probability=0.0, pitch_probability=0.0,
+                       burst_probability=0.0)
 
 
 @dataclass
@@ -202,6 +207,8 @@ def _synth_windows(kind: str, rng: np.random.Generator, pool: list[np.ndarray],
     dry = np.asarray(src.samples, dtype=np.float64)[:int(src.onset_index) + 5 * n]
     dry, dry_onset = vary_source(dry, int(src.onset_index), src.level_type == 'leq', rng,
                                  recipe)
+    if src.level_type != 'leq' and rng.random() < recipe.burst_probability:
+        dry = burst(dry, dry_onset, rng, sr, recipe)
     distance = log_uniform(rng, *mix.distance_m)
     event, onset = propagate(dry, dry_onset, sr, distance, rng)
     if rng.random() < recipe.reverb_probability:
@@ -221,6 +228,26 @@ def _synth_windows(kind: str, rng: np.random.Generator, pool: list[np.ndarray],
         x = mix_at_snr(win, bg, float(rng.uniform(*mix.snr_db)), sr, event_p=pe)
         out.append(to_full_scale(through_mic(x, rng, sr, recipe), rng, mix)[0])
     return out, int(src.class_id)
+
+
+def burst(x: np.ndarray, onset: int, rng: np.random.Generator, sample_rate: int,
+          recipe: Recipe) -> np.ndarray:
+    """The same impulsive source repeated at irregular gaps and levels, first shot kept.
+
+    A volley of shots or a string of bangers is what a street microphone usually hears; a
+    model that only saw single shots calls the second shot's window something else. Later
+    shots vary by -6..+2 dB so the first stays the onset the detector finds.
+    """
+    shots = int(rng.integers(recipe.burst_shots[0], recipe.burst_shots[1] + 1))
+    event = np.asarray(x[onset:], dtype=np.float64)
+    starts = [0]
+    for _ in range(shots - 1):
+        starts.append(starts[-1] + int(rng.uniform(*recipe.burst_gap_s) * sample_rate))
+    out = np.zeros(onset + starts[-1] + event.size)
+    out[:x.size] = x
+    for st in starts[1:]:
+        out[onset + st:onset + st + event.size] += event * 10 ** (rng.uniform(-6.0, 2.0) / 20)
+    return out
 
 
 def propagate(x: np.ndarray, onset: int, sample_rate: int, distance_m: float,

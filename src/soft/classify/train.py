@@ -25,6 +25,10 @@ from soft.classify import taxonomy
 DEFAULT_OUT = Path('models/soft_classifier.onnx')
 DEFAULT_RUN = Path('runs/train')
 DEFAULT_CACHE = Path('.cache/soft_train')
+# real background labels that are ambience a street event is heard over (the rain,
+# sea, helicopter and casual clips, plus wind and traffic); dogs or sneezes are events of
+# their own and stay out of the mixing pool
+AMBIENT_LABELS = frozenset({'rain', 'sea_waves', 'helicopter', 'casual', 'wind', 'traffic'})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='feature cache folder (features only, never audio)')
     p.add_argument('--no-cache', action='store_true', help='do not read or write the cache')
     p.add_argument('--resume', action='store_true', help='continue from the run checkpoint')
-    p.add_argument('--epochs', type=int, default=10)
+    p.add_argument('--epochs', type=int, default=8)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--lr', type=float, default=3e-3, help='peak learning rate (one-cycle)')
     p.add_argument('--seed', type=int, default=0)
@@ -58,11 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--target-precision', type=float, default=0.9)
     p.add_argument('--max-fa-per-hour', type=float, default=1.0,
                    help='per-class false-alarm budget on background streams')
-    p.add_argument('--max-threshold', type=float, default=0.9,
+    p.add_argument('--max-threshold', type=float, default=0.98,
                    help='no class threshold above this (a 0.99 threshold throws recall away)')
-    p.add_argument('--real-weight', type=float, default=2.0,
+    p.add_argument('--real-weight', type=float, default=3.0,
                    help='loss weight of real-recording windows relative to generated ones')
-    p.add_argument('--hard-negative-weight', type=float, default=2.0,
+    p.add_argument('--hard-negative-weight', type=float, default=1.0,
                    help='loss weight of the detector windows on real background clips '
                    '(soft.classify.hardnegatives); 0 leaves them out')
     p.add_argument('--max-hard-negatives', type=int, default=10000,
@@ -191,13 +195,24 @@ def _data(args, fcfg, prog: Progress) -> dict:
         def pool():
             if not pool_box:
                 prog.log(f'{name}: generating {rec.background_pool_s:.0f} s of background')
-                pool_box.append(fset.background_pool(
+                streets = fset.background_pool(
                     rec.background_pool_s, np.random.default_rng([args.seed, seed_offset, 0]),
-                    fcfg.sample_rate))
+                    fcfg.sample_rate)
+                # real ambience of this split only (never validation clips in training)
+                ambient = [(r, x) for r, x in clips if r.label in AMBIENT_LABELS]
+                if ambient:
+                    real = fset.real_background_pool(
+                        ambient, np.random.default_rng([args.seed, seed_offset, 6]),
+                        fcfg.sample_rate)
+                    prog.log(f'{name}: joined {len(real)} real ambient clips '
+                             f'({sum(a.size for a in real) / fcfg.sample_rate:.0f} s)')
+                    streets = streets + real
+                pool_box.append(streets)
             return pool_box[0]
 
         counts = per_kind(rec)
-        key = fset.cache_key(recipe=rec, split=name, **common)
+        key = fset.cache_key(recipe=rec, split=name, ambient=sorted(
+            str(r.path) for r, _ in clips if r.label in AMBIENT_LABELS), **common)
         parts = []
         prog.start(f'{name}: generated', sum(counts.values()))
         # one cache entry and one random stream per kind: a crash or an edit to one generator
