@@ -1,0 +1,71 @@
+"""The model card states what was measured on real recordings and what only on generated."""
+from __future__ import annotations
+
+import math
+
+from soft.classify import taxonomy
+from soft.classify.modelcard import render_generator_summary, render_model_card
+
+N = taxonomy.NUM_CLASSES
+
+
+def _res(support: dict[int, int]) -> dict:
+    conf = [[0] * N for _ in range(N)]
+    for c, n in support.items():
+        conf[c][c] = n
+    rows = [{'precision': 1.0 if support.get(c) else math.nan,
+             'recall': 1.0 if support.get(c) else math.nan,
+             'support': support.get(c, 0), 'predicted': support.get(c, 0)} for c in range(N)]
+    return {'n': sum(support.values()), 'accuracy': 1.0, 'argmax_accuracy': 1.0,
+            'confusion': conf, 'per_class': rows}
+
+
+def _report() -> dict:
+    return {
+        'model': 'models/soft_classifier.onnx', 'bytes': 400000, 'sha256': 'ab' * 32,
+        'version': 'soft-cnn-test', 'date': '2026-11-24', 'command': 'soft train --epochs 8',
+        'seconds': 600.0, 'parameters': 100733, 'temperature': 1.2,
+        'train_windows': {'synthetic': 10, 'real': 5}, 'train_per_class': [1] * N,
+        'real_train_labels': {'gunshot': 60, 'rain': 15},
+        'real_val_labels': {'gunshot': 16, 'siren': 19, 'rain': 6},
+        'calibration_background': {'clips': 80, 'windows': 7000, 'hours': 0.4},
+        'recipe': {'speed_range': [0.85, 1.18], 'speed_probability': 0.4,
+                   'pitch_range': [0.89, 1.12], 'pitch_probability': 0.3,
+                   'burst_shots': [2, 6], 'burst_probability': 0.35,
+                   'reverb_probability': 0.5, 'mic_probability': 0.7},
+        'args': {'real_weight': '3.0', 'max_threshold': '0.98', 'max_fa_per_hour': '1.0',
+                 'target_precision': '0.9', 'init_from': 'None'},
+        'threshold_choice': [{'class_id': c, 'threshold': 0.5, 'precision': 0.95,
+                              'recall': 0.9, 'false_alarms_per_hour': 0.0, 'met_target': True}
+                             for c in range(N)],
+        'results': {
+            'real': _res({0: 6, 1: 16, 12: 19}),
+            'false_alarms_real_heldout': {'windows': 7000, 'hours': 0.4, 'per_hour': 5.0,
+                                          'police_per_hour': 2.5,
+                                          'per_class_per_hour': [2.5] + [0.0] * 10 + [2.5]},
+        },
+    }
+
+
+def test_card_separates_real_from_generated_only_classes_and_reports_real_false_alarms():
+    card = render_model_card(_report())
+    real_line = next(li for li in card.splitlines() if li.startswith('Measured on held-out'))
+    gen_line = next(li for li in card.splitlines() if li.startswith('Measured on **generated'))
+    assert '1 gunshot' in real_line and '12 siren' in real_line
+    assert '10 aerosol_spray' in gen_line and '1 gunshot' not in gen_line
+    assert '5.0 false detections per sensor-hour, 2.5 of a police class' in card
+    assert 'A further 80 background clips' in card and '24.0 min' in card
+    assert 'volleys of 2–6 on 35 %' in card and 'a real window weighs 3.0' in card
+    assert '0.30–0.98' in card
+
+
+def test_generator_summary_counts_flags_and_names_classes_without_real_clips():
+    stat = {'real': {}, 'street': {'outside': True}, 'dry': {'outside': False}}
+    ok = {'status': 'ok', 'n_real': 80,
+          'spectrum': {'dry_mean_abs_db': 2.4, 'street_mean_abs_db': 4.7,
+                       'reverb_mean_abs_db': 7.8},
+          'stats': {'centroid_hz': stat, 'flatness': {'street': {'outside': False}}}}
+    rows = render_generator_summary({'n_generated': 40, 'classes': {
+        'gunshot': ok, 'drill': {'status': 'no real clips'}}})
+    assert '| gunshot | 80 | 2.4 / 4.7 / 7.8 | 1 of 2 |' in rows
+    assert '| drill | 0 | no real clips | – |' in rows
