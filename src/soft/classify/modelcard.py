@@ -65,7 +65,8 @@ def render_model_card(report: dict, system: dict | None = None,
         f'- **Training command**: `{report["command"].strip()}` '
         f'({report["seconds"] / 60:.1f} min on 2 CPU threads, features cached afterwards)',
         f'- **Architecture**: 4 × (conv 3×3, batch-norm, ReLU, max-pool 2×2), channels '
-        f'16/32/64/128, global mean+max pooling, linear head; {report["parameters"]} '
+        f'{"/".join(map(str, report.get("channels", (16, 32, 64, 128))))}, global mean+max '
+        f'pooling, linear head; {report["parameters"]} '
         'parameters; per-band normalisation (training statistics) inside the graph.',
         '- **Input** `logmel` float32 [N, 1, 64, 100]: `soft.audio.features.logmel` (natural-log '
         'Slaney mel power, 16 kHz, 25 ms Hann window, 10 ms hop, 50–7800 Hz) of a 1.015 s '

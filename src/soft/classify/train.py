@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--resume', action='store_true', help='continue from the run checkpoint')
     p.add_argument('--epochs', type=int, default=8)
     p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--channels', type=_channels, default=None,
+                   help='output channels of the four conv blocks, comma-separated '
+                   '(default: soft.classify.model.CHANNELS, 16,32,64,128)')
     p.add_argument('--lr', type=float, default=3e-3, help='peak learning rate (one-cycle)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--scale', type=float, default=1.0,
@@ -85,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help='also write the model card (and ATTRIBUTION.md beside it)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     return p
+
+
+def _channels(text: str) -> tuple[int, ...]:
+    try:
+        ch = tuple(int(c) for c in str(text).split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'--channels {text!r}: expected integers such as '
+                                         '16,32,64,128') from None
+    if len(ch) != 4 or min(ch) < 1 or max(ch) > 512:
+        raise argparse.ArgumentTypeError(f'--channels {text!r}: expected four widths 1..512')
+    return ch
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -407,7 +421,7 @@ def train(args: argparse.Namespace) -> dict:
     from soft.audio.features import FeatureConfig
     from soft.classify.calibrate import choose_thresholds, fit_temperature, softmax
     from soft.classify.export import export_onnx, model_metadata, sha256
-    from soft.classify.model import SoftCNN, count_parameters
+    from soft.classify.model import CHANNELS, SoftCNN, count_parameters
 
     torch.set_num_threads(max(1, args.threads))
     torch.manual_seed(args.seed)
@@ -422,7 +436,10 @@ def train(args: argparse.Namespace) -> dict:
     mean = torch.from_numpy(xs.mean(axis=(0, 2)))
     std = torch.from_numpy(xs.std(axis=(0, 2)))
     del xs
-    model = SoftCNN(n_mels=fcfg.n_mels, n_classes=taxonomy.NUM_CLASSES)
+    if args.channels is None:
+        args.channels = CHANNELS
+    model = SoftCNN(n_mels=fcfg.n_mels, n_classes=taxonomy.NUM_CLASSES,
+                    channels=tuple(args.channels))
     model.set_band_stats(mean, std)
     if args.init_from is not None:
         if not Path(args.init_from).is_file():
@@ -534,7 +551,8 @@ def train(args: argparse.Namespace) -> dict:
         'soft.temperature': f'{temperature:.6f}',
         'soft.trained_on': trained_on,
         'soft.train_date': date,
-        'soft.architecture': f'SoftCNN 4x(conv3x3-bn-relu-maxpool) {count_parameters(model)} '
+        'soft.architecture': f'SoftCNN 4x(conv3x3-bn-relu-maxpool) channels '
+                             f'{"/".join(map(str, args.channels))} {count_parameters(model)} '
                              f'params, per-band normalisation in graph',
     })
     real_check = va.x[:16].astype(np.float32)[:, None]
@@ -543,6 +561,7 @@ def train(args: argparse.Namespace) -> dict:
     report = {
         'version': version, 'date': date, 'model': str(args.out), 'sha256': sha256(args.out),
         'bytes': args.out.stat().st_size, 'parameters': count_parameters(model),
+        'channels': list(args.channels),
         'temperature': temperature, 'thresholds': thresholds.tolist(),
         'threshold_choice': [asdict(c) for c in choices],
         'history': history, 'results': results, 'seconds': prog.elapsed(),
