@@ -41,7 +41,7 @@ def confusion_table(res: dict) -> str:
 
 
 def render_model_card(report: dict, system: dict | None = None,
-                      generators: dict | None = None) -> str:
+                      generators: dict | None = None, evaluation: dict | None = None) -> str:
     """The model card markdown for one training report (see train.train).
 
     ``generators`` is a :mod:`soft.classify.spectralcompare` report; its summary goes in the
@@ -132,10 +132,10 @@ def render_model_card(report: dict, system: dict | None = None,
             f'Loss weight {args.get("hard_negative_weight", "?")}. Validation-split clips are '
             'never used.', '']
     if args.get('init_from', 'None') != 'None':
-        out += [f'Fine-tuned: the weights (and per-band statistics) start from the previous '
-                f'model\'s final checkpoint (`--init-from`), then train '
-                f'{args.get("epochs")} more epochs at peak learning rate {args.get("lr")} '
-                'on the data above.', '']
+        out += [f'Trained in two stages of the same recipe: the second starts from the first\'s '
+                f'final checkpoint (`--init-from`, weights and per-band statistics) and trains '
+                f'{args.get("epochs")} more epochs at peak learning rate {args.get("lr")} (one '
+                'one-cycle run of 8 epochs ended with the loss still falling).', '']
     out += [
         'Training: AdamW, one-cycle (cosine) schedule, label smoothing 0.05, square-root class '
         'weights, feature-space augmentation (±3 dB gain, another background window added in '
@@ -209,6 +209,8 @@ def render_model_card(report: dict, system: dict | None = None,
             f'{args.get("target_precision", "0.9")} and ≤ {budget} false alarm per hour on '
             'every background set; where that is not reachable, the best F1 within the '
             'false-alarm budget, or the ceiling ("no").', '']
+    if evaluation:
+        out += render_evaluation(evaluation)
     if generators:
         out += render_generator_summary(generators)
     if system:
@@ -231,6 +233,57 @@ def _calib_text(report: dict) -> str:
     return (f'A further {cb["clips"]} background clips of the training split (by source, '
             f'{cb["hours"] * 60:.1f} min as played) are kept out of training and only check '
             'the thresholds\' false alarms. ')
+
+
+def render_evaluation(ev: dict) -> list[str]:
+    """The `soft evaluate` figures on held-out real recordings: the test the issue sets."""
+    data, clip = ev.get('data', {}), ev['clip_level']
+    out = ['## Held-out REAL recordings through the deployed detector (`soft evaluate`)', '',
+           f'`soft evaluate models/soft_classifier.onnx ../shared/data --out eval.json` '
+           f'({data.get("clips", "?")} clips of the validation split, {data.get("groups", "?")} '
+           'source recordings, none used in training or threshold choice). Each clip is '
+           'played through a fresh detector configured as the sensors are; the clip is the '
+           'class of its most confident detection, background if none.', '',
+           f'Clip level: accuracy {_f(clip.get("accuracy"))}, macro F1 '
+           f'{_f(clip.get("macro_f1"))}. Targets for gunshot, explosion and siren: recall ≥ 0.90 '
+           'at precision ≥ 0.90.', '',
+           '| class | clips | decided | precision | recall | F1 |', '|---|---|---|---|---|---|']
+    for name, row in clip['per_class'].items():
+        if row['support'] or row['predicted']:
+            out.append(f'| {name} | {row["support"]} | {row["predicted"]} | '
+                       f'{_f(row["precision"])} | {_f(row["recall"])} | {_f(row["f1"])} |')
+    pa = clip.get('police_alert') or {}
+    if pa:
+        out += ['', f'Police-class clips raising a police alert: {_f(pa.get("alerted"))} of '
+                f'{pa.get("police_clips")}; other clips raising one: '
+                f'{_f(pa.get("false_alert_rate"))} of {pa.get("other_clips")}.']
+    eb = ev.get('event_based') or {}
+    if eb.get('per_ebr'):
+        out += ['', f'Event based (sed_eval definitions, onset collar 0.5 s) on '
+                f'{eb.get("mixtures_per_ebr")} × 30 s mixtures per event-to-background ratio '
+                f'built from held-out real events and {eb.get("real_backgrounds", "?")} real '
+                'background clips. Targets: ER ≤ 0.20, F1 ≥ 0.90.', '',
+                '| EBR | ER | F1 | precision | recall | S | D | I | events |',
+                '|---|---|---|---|---|---|---|---|---|']
+        for ebr, r in eb['per_ebr'].items():
+            o = r['overall']
+            out.append(f'| {ebr} dB | {_f(o["error_rate"])} | {_f(o["f1"])} | '
+                       f'{_f(o["precision"])} | {_f(o["recall"])} | {o["substitutions"]} | '
+                       f'{o["deletions"]} | {o["insertions"]} | {o["n_ref"]} |')
+    fa = ev.get('false_alarms') or {}
+    lines = []
+    for kind in ('real', 'generated'):
+        f = fa.get(kind)
+        if f and f.get('hours'):
+            lines.append(f'{kind} background {f["hours"] * 60:.1f} min: '
+                         f'**{f["police_per_hour"]:.1f} police events per sensor-hour** '
+                         f'({f["police_events"]} events; all classes {f["all_per_hour"]:.1f}/h; '
+                         f'{f.get("events_per_class")})')
+    if lines:
+        out += ['', 'False alarms (target ≤ 1 police-class event per sensor-hour on real '
+                'background streams):', ''] + [f'- {li}' for li in lines]
+    out.append('')
+    return out
 
 
 def render_generator_summary(gen: dict) -> list[str]:
@@ -286,7 +339,7 @@ def render_attribution(records: list[ClipRecord], train: list[ClipRecord],
            'The shipped classifier was trained (and evaluated) with the openly licensed '
            'recordings below, from the project\'s shared development set. Each clip is '
            'credited as its manifest says; "train" clips shaped the weights, "eval" clips '
-           'were only used to measure the model.', '',
+           'were only used to measure the model or to check its thresholds\' false alarms.', '',
            '- ESC-10: K. J. Piczak, "ESC: Dataset for Environmental Sound Classification", '
            'ACM MM 2015, CC-BY 3.0 (clips CC0 or CC-BY from Freesound, authors below).',
            '- SESA: Sound Events for Surveillance Applications, Tito Spadini (2019), '
@@ -326,12 +379,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--system', type=Path, default=Path('models/system_figures.json'))
     ap.add_argument('--generators', type=Path, default=Path('models/generators_vs_real.json'),
                     help='a soft.classify.spectralcompare JSON report')
+    ap.add_argument('--evaluation', type=Path, default=None,
+                    help='the JSON `soft evaluate --out` wrote for this model')
     ap.add_argument('--out', type=Path, default=Path('models/MODEL_CARD.md'))
     args = ap.parse_args(argv)
     report = json.loads(args.report.read_text())
     system = json.loads(args.system.read_text()) if args.system.is_file() else None
     gen = json.loads(args.generators.read_text()) if args.generators.is_file() else None
-    args.out.write_text(render_model_card(report, system, gen))
+    ev = json.loads(args.evaluation.read_text()) if args.evaluation else None
+    args.out.write_text(render_model_card(report, system, gen, ev))
     return 0
 
 

@@ -589,7 +589,8 @@ def train(args: argparse.Namespace) -> dict:
 
         args.model_card.write_text(render_model_card(report))
         (args.model_card.parent / 'ATTRIBUTION.md').write_text(
-            render_attribution(data['records'], data['train_clips'], data['val_clips']))
+            render_attribution(data['records'], data['train_clips'],
+                               data['val_clips'] + data['calib_clips']))
     prog.log(f'wrote {args.out} ({report["bytes"]} bytes) in {prog.elapsed():.0f} s')
     _print_summary(report)
     return report
