@@ -132,10 +132,13 @@ def render_model_card(report: dict, system: dict | None = None,
             f'Loss weight {args.get("hard_negative_weight", "?")}. Validation-split clips are '
             'never used.', '']
     if args.get('init_from', 'None') != 'None':
-        out += [f'Trained in two stages of the same recipe: the second starts from the first\'s '
-                f'final checkpoint (`--init-from`, weights and per-band statistics) and trains '
-                f'{args.get("epochs")} more epochs at peak learning rate {args.get("lr")} (one '
-                'one-cycle run of 8 epochs ended with the loss still falling).', '']
+        stages = report.get('stages') or []
+        lines = '; '.join(f'stage {i + 1}: `{st["command"]}` ({st["seconds"] / 60:.1f} min)'
+                          for i, st in enumerate(stages))
+        out += ['Trained in stages of the same recipe, each starting from the previous '
+                'stage\'s final checkpoint (`--init-from`, weights and per-band statistics): '
+                'one one-cycle run of 8 epochs ended with the loss still falling.'
+                + (f' {lines}.' if lines else ''), '']
     out += [
         'Training: AdamW, one-cycle (cosine) schedule, label smoothing 0.05, square-root class '
         'weights, feature-space augmentation (±3 dB gain, another background window added in '
