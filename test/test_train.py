@@ -342,3 +342,25 @@ def test_calibration_background_is_played_as_the_evaluation_plays_it():
     with pytest.raises(ValueError, match='not background'):
         hn.calibration_set(load_clips(gun, fcfg.sample_rate)[0], np.random.default_rng(0),
                            fcfg)
+
+
+def test_feature_fingerprint_follows_only_the_named_functions(tmp_path, monkeypatch):
+    import sys
+
+    from soft.classify.featureset import source_fingerprint
+
+    pkg = tmp_path / 'fp_probe_mod.py'
+    pkg.write_text('def shapes(x):\n    return x + 1\n\n\ndef parses(x):\n    return x\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop('fp_probe_mod', None)
+    narrow = source_fingerprint(['fp_probe_mod:shapes'])
+    whole = source_fingerprint(['fp_probe_mod'])
+    pkg.write_text('def shapes(x):\n    return x + 1\n\n\ndef parses(x):\n    return -x\n')
+    sys.modules.pop('fp_probe_mod', None)
+    assert source_fingerprint(['fp_probe_mod:shapes']) == narrow   # unrelated edit
+    assert source_fingerprint(['fp_probe_mod']) != whole
+    pkg.write_text('def shapes(x):\n    return x + 2\n\n\ndef parses(x):\n    return -x\n')
+    sys.modules.pop('fp_probe_mod', None)
+    assert source_fingerprint(['fp_probe_mod:shapes']) != narrow   # the feature changed
+    with pytest.raises(ValueError, match="no 'gone'"):
+        source_fingerprint(['fp_probe_mod:gone'])

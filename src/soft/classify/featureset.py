@@ -468,11 +468,28 @@ def stream_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, hop_s: float = 0.
 # --- cache -----------------------------------------------------------------------------------
 
 def source_fingerprint(modules: Iterable[str]) -> str:
-    """Hash of the source files of ``modules`` (packages: every .py under them)."""
+    """Hash of the source of ``modules`` (packages: every .py under them).
+
+    An entry ``'module:f,g'`` hashes only those functions' source: a module whose other
+    functions (manifest parsing, splits) do not shape a feature must not make every cached
+    feature stale when they change.
+    """
+    import importlib
     import importlib.util
+    import inspect
 
     h = hashlib.sha256()
-    for mod in sorted(modules):
+    for entry in sorted(modules):
+        mod, _, names = entry.partition(':')
+        if names:
+            m = importlib.import_module(mod)
+            for name in names.split(','):
+                fn = getattr(m, name, None)
+                if fn is None:
+                    raise ValueError(f'source_fingerprint: {mod} has no {name!r}')
+                h.update(f'{mod}:{name}'.encode())
+                h.update(inspect.getsource(fn).encode())
+            continue
         spec = importlib.util.find_spec(mod)
         if spec is None or spec.origin is None:
             h.update(f'{mod}:absent'.encode())

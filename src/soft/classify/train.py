@@ -168,10 +168,13 @@ def _data(args, fcfg, prog: Progress) -> dict:
     val_recipe = fset.Recipe().scaled(args.scale * 0.25)
     kinds = {k: int(synthesize(k, np.random.default_rng(0), fcfg.sample_rate).class_id)
              for k in ALERT_KINDS + NEGATIVE_KINDS}
+    # what shapes a training window; of dataset.py only clip reading, onsets and crops
     fp = fset.source_fingerprint(['soft.sim.sources', 'soft.sim.background',
                                   'soft.sim.propagation', 'soft.audio.features',
                                   'soft.classify.featureset', 'soft.classify.mixing',
-                                  'soft.classify.dataset'])
+                                  'soft.classify.augment',
+                                  'soft.classify.dataset:read_clip,check_samples,'
+                                  'frame_energy_db,onsets,crop'])
     cache = None if args.no_cache else args.cache
     common = dict(features=fcfg.to_metadata(), code=fp, seed=args.seed)
 
