@@ -118,7 +118,8 @@ def render_model_card(report: dict, system: dict | None = None,
         f'{_calib_text(report)}Training crops put the loudest onsets in the window; 70 % are '
         'mixed into background at 0…25 dB SNR; with speed, pitch, microphone and (rarely) '
         'reverberation augmentation; a real window weighs '
-        f'{args.get("real_weight", "?")} generated ones in the loss.', '',
+        f'{args.get("real_weight", "?")} generated ones in the loss'
+        + (' (last stage; see each stage\'s command)' if report.get('stages') else '') + '.', '',
     ]
     if report['train_windows'].get('hardneg'):
         out += [
@@ -129,7 +130,8 @@ def render_model_card(report: dict, system: dict | None = None,
             'through it: each clip alone over a bed of its own floor at 0/−12/+8 dB (at most '
             '8 windows per clip and gain), and all clips joined into streams alone and over '
             'generated street background at −10/0/+6 dB (`soft.classify.hardnegatives`). '
-            f'Loss weight {args.get("hard_negative_weight", "?")}. Validation-split clips are '
+            f'Loss weight {args.get("hard_negative_weight", "?")}'
+            + (' (last stage)' if report.get('stages') else '') + '. Validation-split clips are '
             'never used.', '']
     if args.get('init_from', 'None') != 'None':
         stages = report.get('stages') or []
