@@ -46,6 +46,12 @@ class _Recorder:
         return probs
 
 
+def _require_background(clips: Sequence[tuple[ClipRecord, np.ndarray]], why: str) -> None:
+    for rec, _ in clips:
+        if rec.class_id != taxonomy.BACKGROUND:
+            raise ValueError(f'{rec.path}: label {rec.label!r} is not background; {why}')
+
+
 def deployed_windows(stream_fs: np.ndarray, fcfg: FeatureConfig) -> np.ndarray:
     """Every window a sensor's detector (deployed configuration) classifies in a stream."""
     from soft.evaluation.clip_eval import deployed_detector_config, run_stream
@@ -72,10 +78,7 @@ def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
     from soft.sim.background import PROFILES
 
     sr = fcfg.sample_rate
-    for rec, _ in clips:
-        if rec.class_id != taxonomy.BACKGROUND:
-            raise ValueError(f'{rec.path}: label {rec.label!r} is not background; only '
-                             'background clips can be hard negatives')
+    _require_background(clips, 'only background clips can be hard negatives')
     xs: list[np.ndarray] = []
     names: list[str] = []
 
@@ -131,10 +134,7 @@ def calibration_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
     from soft.evaluation import mixtures as mx
 
     sr = fcfg.sample_rate
-    for rec, _ in clips:
-        if rec.class_id != taxonomy.BACKGROUND:
-            raise ValueError(f'{rec.path}: label {rec.label!r} is not background; a '
-                             'calibration clip must be background')
+    _require_background(clips, 'a calibration clip must be background')
     xs, names, samples = [], [], 0
     for rec, x in clips:
         stream, _ = clip_eval.embed(np.asarray(x, np.float32), sr, rng, 1.5)
