@@ -133,6 +133,20 @@ def test_folders_unknown_labels_label_map_and_strict(tmp_path):
         L.load_label_map(bad_yaml)
 
 
+def test_common_folder_names_and_plurals_map_to_the_taxonomy(tmp_path):
+    names = {'Gunshots': 'gunshot', 'Screams': 'scream', 'glass': 'glass_break',
+             'Broken Glass': 'glass_break', 'sirens': 'siren', 'Fire-Truck': 'siren',
+             'explosions': 'explosion', 'car horns': 'car_horn', 'Fireworks': 'crackling',
+             'crashes': 'crash', 'background': 'background', 'tubas': None}
+    for i, name in enumerate(names):
+        write(tmp_path / name / f'c{i}.wav', tone(seed=i))
+    data = L.load_dataset(tmp_path)
+    got = {c.path.parent.name: taxonomy.by_id(c.class_id).name for c in data.clips}
+    assert got == {k: v or 'background' for k, v in names.items()}
+    # only a plural of a known label falls back; anything else is counted as unknown
+    assert data.unknown_labels == {'tubas': 1}
+
+
 def test_no_layout_is_a_clear_error(tmp_path):
     (tmp_path / 'notes.md').write_text('hello')
     with pytest.raises(L.LayoutError, match='no supported dataset layout'):

@@ -60,6 +60,33 @@ DEFAULT_LABEL_MAP: dict[str, str] = {
     # DCASE 2017 task 2 (TUT Rare Sound Events)
     'gunshot': 'gunshot', 'glassbreak': 'glass_break',
     'babycry': 'background',            # hard negative for scream
+    # MIVIA audio events (glass, gunshots, screams over background) and the names people give
+    # their own folders; plurals fall back to these (LabelMapper)
+    'glass': 'glass_break', 'breaking_glass': 'glass_break', 'glass_shatter': 'glass_break',
+    'glass_breakage': 'glass_break', 'broken_glass': 'glass_break', 'shatter': 'glass_break',
+    'gun': 'gunshot', 'gunfire': 'gunshot', 'gun_fire': 'gunshot', 'shot': 'gunshot',
+    'shooting': 'gunshot', 'gunshot_gunfire': 'gunshot', 'firearm': 'gunshot',
+    'screaming': 'scream', 'shout': 'scream', 'shouting': 'scream',
+    'yell': 'scream', 'yelling': 'scream', 'screaming_shouting': 'scream',
+    'blast': 'explosion', 'bomb': 'explosion', 'detonation': 'explosion', 'boom': 'explosion',
+    'car_crash': 'crash', 'car_accident': 'crash', 'collision': 'crash',
+    'accident': 'crash', 'skid_crash': 'crash',
+    'horn': 'car_horn', 'vehicle_horn': 'car_horn', 'car_horn_honking': 'car_horn',
+    'honk': 'car_horn', 'honking': 'car_horn', 'klaxon': 'car_horn',
+    'whistling': 'whistle', 'referee_whistle': 'whistle',
+    'police_siren': 'siren', 'ambulance': 'siren', 'ambulance_siren': 'siren',
+    'fire_engine': 'siren', 'fire_truck': 'siren', 'emergency_vehicle': 'siren',
+    'civil_defense_siren': 'siren',
+    'firecracker': 'crackling', 'firework': 'crackling', 'petard': 'crackling',
+    'power_drill': 'drill', 'hammer_drill': 'drill',
+    'grinder': 'angle_grinder', 'power_saw': 'angle_grinder',
+    'circular_saw': 'angle_grinder', 'chain_saw': 'angle_grinder',
+    'spray': 'aerosol_spray', 'spray_can': 'aerosol_spray', 'aerosol': 'aerosol_spray',
+    'spray_paint': 'aerosol_spray',
+    **{name: 'background' for name in (
+        'background', 'noise', 'ambience', 'ambient', 'street', 'silence', 'other', 'casual',
+        'normal', 'negative', 'traffic', 'crowd', 'talking', 'music', 'door_slam', 'bark',
+        'motorbike', 'motorcycle', 'bus', 'car', 'car_passing', 'birds', 'bird')},
     # DESED / DCASE task 4 (domestic sounds: all background for a street sensor)
     **{name: 'background' for name in (
         'alarm_bell_ringing', 'blender', 'dishes', 'electric_shaver_toothbrush', 'frying',
@@ -146,6 +173,10 @@ class LabelMapper:
         """Taxonomy id of ``label``; None when the map says to ignore it."""
         key = normalise_label(label)
         target = self.mapping.get(key)
+        if target is None and len(key) > 3 and key.endswith('s'):
+            # 'gunshots', 'sirens', 'glasses'? only a plural of a known label, never a guess
+            target = self.mapping.get(key[:-1]) or (
+                self.mapping.get(key[:-2]) if key.endswith('es') else None)
         if target is None:
             if self.strict:
                 raise LayoutError(f'{where}: label {label!r} has no taxonomy mapping (strict); '
