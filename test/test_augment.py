@@ -307,3 +307,12 @@ def test_burst_repeats_the_shot_after_the_first_and_keeps_the_onset():
     assert len(peaks) == 4 and peaks[0] == 500
     gaps = np.diff(peaks) / sr
     assert np.all((gaps >= 0.1 - 1e-3) & (gaps <= 0.2 + 1e-3))
+
+
+def test_time_stretch_survives_float_step_overshoot():
+    # np.arange(0, 65, 1.15) ends a rounding error past 65: crashed a training run once
+    from soft.classify.augment import time_stretch
+
+    x = np.random.default_rng(0).normal(size=8356)
+    y = time_stretch(x, 1.15)
+    assert y.size == round(x.size / 1.15) and np.all(np.isfinite(y))
