@@ -163,7 +163,7 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
     out = tmp_path / 'model.onnx'
     rc = main(['--no-real', '--scale', '0.012', '--epochs', '1', '--fa-minutes', '0.2',
                '--no-cache', '--quiet', '--out', str(out), '--run-dir', str(tmp_path / 'run'),
-               '--version', 'smoke-1', '--date', '2026-11-24', '--channels', '8,16,16,32',
+               '--version', 'smoke-1', '--date', '2026-11-24', '--channels', '8,8,16,16,32',
                '--model-card', str(tmp_path / 'MODEL_CARD.md')])
     assert rc == 0 and out.is_file() and out.stat().st_size < 5 * 1024 * 1024
 
@@ -179,7 +179,8 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
     assert all(0.0 <= t <= 1.0 for t in thr)
     temperature = float(meta['soft.temperature'])
     assert meta['soft.trained_on'] == 'generated'
-    assert 'channels 8/16/16/32' in meta['soft.architecture']
+    assert 'SoftCNN 5x' in meta['soft.architecture']
+    assert 'channels 8/8/16/16/32' in meta['soft.architecture']
 
     rng = np.random.default_rng(5)
     x = rng.normal(-8.0, 3.0, (7, cfg.n_mels, cfg.window_frames)).astype(np.float32)
@@ -188,7 +189,7 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
     assert np.allclose(probs.sum(1), 1.0, atol=1e-5)
 
     ck = torch.load(tmp_path / 'run' / 'checkpoint.pt', weights_only=False)
-    model = SoftCNN(channels=(8, 16, 16, 32))
+    model = SoftCNN(channels=(8, 8, 16, 16, 32))
     model.load_state_dict(ck['model'])
     with torch.no_grad():
         want = Calibrated(model, temperature).eval()(torch.from_numpy(x[:, None])).numpy()
@@ -197,6 +198,18 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
     assert sess.get_inputs()[0].name == 'logmel' and sess.get_outputs()[0].name == 'probs'
     card = (tmp_path / 'MODEL_CARD.md').read_text()
     assert clf.sha256 in card and 'Generated validation windows' in card
+
+
+def test_channels_option_takes_four_or_five_widths_and_names_the_field():
+    import argparse
+
+    from soft.classify.train import _channels
+
+    assert _channels('16,32,64,128') == (16, 32, 64, 128)
+    assert _channels('16,32,64,128,192') == (16, 32, 64, 128, 192)
+    for bad in ('16,32,64', '16,32,64,128,192,256', '16,x,64,128', '0,32,64,128'):
+        with pytest.raises(argparse.ArgumentTypeError, match='--channels'):
+            _channels(bad)
 
 
 def test_training_snr_is_the_simulators_snr():

@@ -49,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--epochs', type=int, default=8)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--channels', type=_channels, default=None,
-                   help='output channels of the four conv blocks, comma-separated '
-                   '(default: soft.classify.model.CHANNELS, 16,32,64,128)')
+                   help='output channels of the four or five conv blocks, comma-separated '
+                   '(default: soft.classify.model.CHANNELS, 16,32,64,128; five widths add a block '
+                   'on the 4x6 map, e.g. 16,32,64,128,192: 28 M MAC per window)')
     p.add_argument('--lr', type=float, default=3e-3, help='peak learning rate (one-cycle)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--scale', type=float, default=1.0,
@@ -100,8 +101,9 @@ def _channels(text: str) -> tuple[int, ...]:
     except ValueError:
         raise argparse.ArgumentTypeError(f'--channels {text!r}: expected integers such as '
                                          '16,32,64,128') from None
-    if len(ch) != 4 or min(ch) < 1 or max(ch) > 512:
-        raise argparse.ArgumentTypeError(f'--channels {text!r}: expected four widths 1..512')
+    if len(ch) not in (4, 5) or min(ch) < 1 or max(ch) > 512:
+        raise argparse.ArgumentTypeError(f'--channels {text!r}: expected four or five widths '
+                                         '1..512')
     return ch
 
 
@@ -558,9 +560,9 @@ def train(args: argparse.Namespace) -> dict:
         'soft.temperature': f'{temperature:.6f}',
         'soft.trained_on': trained_on,
         'soft.train_date': date,
-        'soft.architecture': f'SoftCNN 4x(conv3x3-bn-relu-maxpool) channels '
-                             f'{"/".join(map(str, args.channels))} {count_parameters(model)} '
-                             f'params, per-band normalisation in graph',
+        'soft.architecture': f'SoftCNN {len(args.channels)}x(conv3x3-bn-relu-maxpool) '
+                             f'channels {"/".join(map(str, args.channels))} '
+                             f'{count_parameters(model)} params, per-band normalisation in graph',
     })
     real_check = va.x[:16].astype(np.float32)[:, None]
     export_onnx(model.eval(), temperature, meta, args.out, fcfg.n_mels, fcfg.window_frames,
