@@ -316,3 +316,40 @@ def test_time_stretch_survives_float_step_overshoot():
     x = np.random.default_rng(0).normal(size=8356)
     y = time_stretch(x, 1.15)
     assert y.size == round(x.size / 1.15) and np.all(np.isfinite(y))
+
+
+def test_real_crop_whose_augmentation_raises_is_redrawn_and_counted(monkeypatch):
+    from collections import Counter
+
+    fcfg = FeatureConfig()
+    rng = np.random.default_rng(20)
+    t = np.arange(2 * SR) / SR
+    tone = (0.3 * np.sin(2 * np.pi * 900 * t) * (t > 0.5)).astype(np.float32)
+    rec = ClipRecord(Path('siren_x.flac'), 'siren', 12, 'g', 'CC0', 'test', 'test',
+                     Path('manifest.csv'))
+    pool = fset.background_pool(10.0, rng, SR)
+    recipe = replace(_all_on(), real_crops_per_clip=3, real_min_windows_per_label=3,
+                     speed_probability=0.0, pitch_probability=1.0)
+    calls = {'n': 0}
+    real_pitch = A.pitch
+
+    def flaky_pitch(x, onset, factor):
+        calls['n'] += 1
+        if calls['n'] == 2:
+            raise IndexError('index 66 is out of bounds for axis 0 with size 66')
+        return real_pitch(x, onset, factor)
+
+    monkeypatch.setattr(A, 'pitch', flaky_pitch)
+    failures: Counter = Counter()
+    out = fset.real_set([(rec, tone)], np.random.default_rng(21), fcfg, recipe, pool, True,
+                        failures)
+    assert out.x.shape[0] == 3 and np.all(np.isfinite(out.x.astype(np.float32)))
+    assert failures == {'real siren: IndexError: index 66 is out of bounds for axis 0 '
+                        'with size 66': 1}
+
+    def broken_pitch(x, onset, factor):
+        raise ValueError('always broken')
+
+    monkeypatch.setattr(A, 'pitch', broken_pitch)
+    with pytest.raises(RuntimeError, match='augmenting real clip siren_x.flac failed'):
+        fset.real_set([(rec, tone)], np.random.default_rng(21), fcfg, recipe, pool, True)

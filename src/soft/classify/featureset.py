@@ -275,6 +275,19 @@ def propagate(x: np.ndarray, onset: int, sample_rate: int, distance_m: float,
 GENERATOR_RETRIES = 3
 
 
+def _retried(draw: Callable, what: str, tag: str, failures: Counter | None):
+    """``draw()``, retried with fresh random draws when it raises (counted per error)."""
+    for attempt in range(GENERATOR_RETRIES + 1):
+        try:
+            return draw()
+        except (IndexError, ValueError, FloatingPointError, RuntimeError) as exc:
+            if failures is not None:
+                failures[f'{tag}: {type(exc).__name__}: {exc}'] += 1
+            if attempt == GENERATOR_RETRIES:
+                raise RuntimeError(f'{what} failed {attempt + 1} times in a row: {exc}') \
+                    from exc
+
+
 def synthetic_set(kinds: dict[str, int], per_kind: dict[str, int], pool: list[np.ndarray],
                   rng: np.random.Generator, fcfg: FeatureConfig, recipe: Recipe,
                   origin: str, progress: Callable[[int], None] | None = None,
@@ -289,16 +302,8 @@ def synthetic_set(kinds: dict[str, int], per_kind: dict[str, int], pool: list[np
     windows, labels, names = [], [], []
     for kind in sorted(per_kind):
         for _ in range(per_kind[kind]):
-            for attempt in range(GENERATOR_RETRIES + 1):
-                try:
-                    ws, cid = _synth_windows(kind, rng, pool, fcfg, recipe)
-                    break
-                except (IndexError, ValueError, FloatingPointError, RuntimeError) as exc:
-                    if failures is not None:
-                        failures[f'{kind}: {type(exc).__name__}: {exc}'] += 1
-                    if attempt == GENERATOR_RETRIES:
-                        raise RuntimeError(f'generator {kind!r} failed {attempt + 1} times '
-                                           f'in a row: {exc}') from exc
+            ws, cid = _retried(lambda: _synth_windows(kind, rng, pool, fcfg, recipe),
+                               f'generator {kind!r}', kind, failures)
             if cid != kinds[kind]:
                 raise RuntimeError(f'generator {kind!r} returned class {cid}, '
                                    f'expected {kinds[kind]}')
@@ -367,8 +372,11 @@ def real_window(x: np.ndarray, rng: np.random.Generator, fcfg: FeatureConfig,
 
 def real_set(clips: list[tuple[ClipRecord, np.ndarray]], rng: np.random.Generator,
              fcfg: FeatureConfig, recipe: Recipe, pool: list[np.ndarray],
-             train: bool) -> FeatureSet:
+             train: bool, failures: Counter | None = None) -> FeatureSet:
     """Windows from real clips; training draws several augmented crops, rare labels more.
+
+    An augmentation that raises on one random crop is retried with a fresh draw and counted
+    in ``failures``, as generators are: a rare bug must not stop a training run midway.
 
     Validation takes one deterministic crop per clip (loudest onset, 0.105 s before it, where
     the detector starts its window) as
@@ -385,8 +393,10 @@ def real_set(clips: list[tuple[ClipRecord, np.ndarray]], rng: np.random.Generato
                     -(-recipe.real_min_windows_per_label // per_label[rec.label]))
             for _ in range(k):
                 mixed = rng.random() < recipe.real_mixed_probability
-                windows.append(real_window(x, rng, fcfg, recipe, pool, impulsive, mixed,
-                                           augmented=True))
+                windows.append(_retried(
+                    lambda: real_window(x, rng, fcfg, recipe, pool, impulsive, mixed,
+                                        augmented=True),
+                    f'augmenting real clip {rec.path}', f'real {rec.label}', failures))
                 labels.append(rec.class_id)
                 origin.append('real')
                 names.append(str(rec.path))

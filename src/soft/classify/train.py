@@ -281,7 +281,7 @@ def _data(args, fcfg, prog: Progress) -> dict:
             parts.append(fset.cached(
                 cache, f'{name}-real', rkey,
                 lambda: fset.real_set(clips, np.random.default_rng([args.seed, seed_offset, 2]),
-                                      fcfg, rec, pool(), train)))
+                                      fcfg, rec, pool(), train, failures)))
         out = fset.FeatureSet.concat(parts)
         neg = np.isin(out.name, list(NEGATIVE_KINDS))
         out.origin[neg] = 'negative'
