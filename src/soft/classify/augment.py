@@ -400,7 +400,7 @@ def time_stretch(x: np.ndarray, rate: float, n_fft: int = 512, hop: int = 128) -
     steps = np.arange(0.0, n_frames - 1, rate)
     # a float arange may overshoot its stop by a rounding error: keep i0 + 1 in range
     steps = steps[steps < n_frames - 1]
-    i0 = np.minimum(steps.astype(np.int64), n_frames - 2)
+    i0 = steps.astype(np.int64)
     frac = (steps - i0)[:, None]
     mag = (1 - frac) * np.abs(spec[i0]) + frac * np.abs(spec[i0 + 1])
     omega = 2 * np.pi * hop * np.arange(spec.shape[1]) / n_fft

@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 
@@ -273,9 +273,10 @@ def propagate(x: np.ndarray, onset: int, sample_rate: int, distance_m: float,
 
 
 GENERATOR_RETRIES = 3
+T = TypeVar('T')
 
 
-def _retried(draw: Callable, what: str, tag: str, failures: Counter | None):
+def _retried(draw: Callable[[], T], what: str, tag: str, failures: Counter | None) -> T:
     """``draw()``, retried with fresh random draws when it raises (counted per error)."""
     for attempt in range(GENERATOR_RETRIES + 1):
         try:
