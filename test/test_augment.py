@@ -353,3 +353,24 @@ def test_real_crop_whose_augmentation_raises_is_redrawn_and_counted(monkeypatch)
     monkeypatch.setattr(A, 'pitch', broken_pitch)
     with pytest.raises(RuntimeError, match='augmenting real clip siren_x.flac failed'):
         fset.real_set([(rec, tone)], np.random.default_rng(21), fcfg, recipe, pool, True)
+
+
+def test_explosions_are_never_turned_into_volleys(monkeypatch):
+    # a string of blasts tenths of a second apart labelled explosion taught the model that
+    # pounding is an explosion; gunshots still come in volleys
+    calls: list[int] = []
+    real_burst = fset.burst
+
+    def spy(x, onset, rng, sr, recipe):
+        calls.append(onset)
+        return real_burst(x, onset, rng, sr, recipe)
+
+    monkeypatch.setattr(fset, 'burst', spy)
+    fcfg = FeatureConfig()
+    pool = fset.background_pool(10.0, np.random.default_rng(0), SR)
+    recipe = replace(fset.Recipe(), burst_probability=1.0, mixtures_per_render=1)
+    for i in range(3):
+        fset._synth_windows('explosion', np.random.default_rng(i), pool, fcfg, recipe)
+    assert calls == []
+    fset._synth_windows('gunshot', np.random.default_rng(5), pool, fcfg, recipe)
+    assert len(calls) == 1

@@ -114,3 +114,33 @@ def test_clip_source_estimates_onset_of_a_gunshot():
     assert 140 <= s.level_db <= 165
     with pytest.raises(ValueError, match='cannot read'):
         clip_source(Path(__file__), 'gunshot', np.random.default_rng(0))
+
+
+def _low_share_and_env_db(x: np.ndarray, fs: int = 16000) -> tuple[float, np.ndarray]:
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / fs)
+    hop = fs // 100
+    env = np.array([np.mean(x[i:i + hop] ** 2) for i in range(0, len(x) - hop, hop)])
+    return float(spec[f < 300].sum() / spec.sum()), 10 * np.log10(env + 1e-30)
+
+
+@pytest.mark.parametrize('variant', ['pounding', 'subwoofer_beat', 'pile_driver'])
+def test_thud_series_are_low_and_repeated_hits(variant):
+    # the confusion they are there to teach: explosion-like spectra, but a string of hits
+    from scipy.signal import find_peaks
+
+    for seed in range(3):
+        s = synthesize('thud_series', np.random.default_rng(seed), variant=variant)
+        low, env = _low_share_and_env_db(s.samples)
+        assert low > 0.8, (variant, seed, low)
+        hits, _ = find_peaks(env, prominence=6.0, distance=15)
+        assert len(hits) >= 3, (variant, seed, len(hits))
+
+
+def test_wind_buffeting_is_a_low_roar_that_swings_by_ten_db_or_more():
+    for seed in range(3):
+        s = synthesize('wind_buffeting', np.random.default_rng(seed))
+        low, env = _low_share_and_env_db(s.samples[s.onset_index:])
+        assert low > 0.9
+        assert np.percentile(env, 95) - np.percentile(env, 5) > 10.0
+        assert s.level_type == 'leq'

@@ -59,6 +59,9 @@ class Recipe:
     burst_probability: float = 0.35
     burst_shots: tuple[int, int] = (2, 6)          # total shots, inclusive
     burst_gap_s: tuple[float, float] = (0.06, 0.6)
+    # blasts do not come in volleys a few tenths of a second apart; a string of low thuds
+    # labelled explosion taught the model that pounding and subwoofers are explosions
+    no_burst_kinds: tuple[str, ...] = ('explosion',)
 
     def scaled(self, factor: float) -> 'Recipe':
         """The same recipe with every count multiplied (for quick runs and tests)."""
@@ -207,7 +210,8 @@ def _synth_windows(kind: str, rng: np.random.Generator, pool: list[np.ndarray],
     dry = np.asarray(src.samples, dtype=np.float64)[:int(src.onset_index) + 5 * n]
     dry, dry_onset = vary_source(dry, int(src.onset_index), src.level_type == 'leq', rng,
                                  recipe)
-    if src.level_type != 'leq' and rng.random() < recipe.burst_probability:
+    if src.level_type != 'leq' and kind not in recipe.no_burst_kinds \
+            and rng.random() < recipe.burst_probability:
         dry = burst(dry, dry_onset, rng, sr, recipe)
     distance = log_uniform(rng, *mix.distance_m)
     event, onset = propagate(dry, dry_onset, sr, distance, rng)
