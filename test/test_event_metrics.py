@@ -75,3 +75,39 @@ def test_merge_repeats_joins_one_class_only():
             Event(5.0, 5.1, 'A')]
     out = merge_repeats(dets, gap_s=1.0)
     assert out == [Event(1.0, 2.0, 'A'), Event(1.9, 2.0, 'B'), Event(5.0, 5.1, 'A')]
+
+
+def test_wilson_interval_matches_reference_values_and_edges():
+    from soft.evaluation.intervals import wilson
+
+    # reference: Newcombe (1998) table I, 81/263 -> 0.2553-0.3662
+    lo, hi = wilson(81, 263)
+    assert lo == pytest.approx(0.2553, abs=1e-4) and hi == pytest.approx(0.3662, abs=1e-4)
+    lo, hi = wilson(12, 16)          # 16 gunshot clips at recall 0.75: cannot show 0.90
+    assert lo < 0.55 and 0.85 < hi < 0.95
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0
+    assert all(math.isnan(v) for v in wilson(0, 0))
+    with pytest.raises(ValueError, match='successes 5 / trials 3'):
+        wilson(5, 3)
+
+
+def test_poisson_rate_interval_zero_events_and_known_quantiles():
+    from soft.evaluation.intervals import poisson_rate
+
+    lo, hi = poisson_rate(0, 1.0)
+    assert lo == 0.0 and hi == pytest.approx(3.689, abs=1e-3)   # the rule of three, exactly
+    lo, hi = poisson_rate(10, 2.0)                               # Garwood 10 -> 4.795-18.39
+    assert lo == pytest.approx(4.795 / 2, abs=1e-3) and hi == pytest.approx(18.39 / 2, abs=1e-2)
+    with pytest.raises(ValueError, match='count -1'):
+        poisson_rate(-1, 1.0)
+
+
+def test_clip_metrics_carry_intervals_around_the_point_figures():
+    from soft.evaluation.clip_eval import classification_metrics
+
+    m = classification_metrics([1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 1])
+    g = m['per_class']['gunshot']
+    assert g['recall'] == 0.75 and g['precision'] == 0.75
+    for key, point in (('recall_ci95', g['recall']), ('precision_ci95', g['precision'])):
+        lo, hi = g[key]
+        assert lo < point < hi

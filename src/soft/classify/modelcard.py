@@ -10,12 +10,17 @@ from collections import defaultdict
 
 from soft.classify import taxonomy
 from soft.classify.dataset import ClipRecord
+from soft.evaluation.intervals import poisson_rate, wilson
 
 NAMES = [c.name for c in taxonomy.CLASSES]
 
 
 def _f(v: float) -> str:
     return '–' if v is None or (isinstance(v, float) and math.isnan(v)) else f'{v:.2f}'
+
+
+def _ci(ci: tuple[float, float]) -> str:
+    return '' if any(math.isnan(v) for v in ci) else f'[{ci[0]:.2f}–{ci[1]:.2f}]'
 
 
 def per_class_table(res: dict) -> str:
@@ -252,11 +257,16 @@ def render_evaluation(ev: dict) -> list[str]:
            f'Clip level: accuracy {_f(clip.get("accuracy"))}, macro F1 '
            f'{_f(clip.get("macro_f1"))}. Targets for gunshot, explosion and siren: recall ≥ 0.90 '
            'at precision ≥ 0.90.', '',
+           'Brackets: 95 % Wilson intervals; with a few tens of clips per class they are wide, '
+           'and a target is only shown met when the whole interval clears it.', '',
            '| class | clips | decided | precision | recall | F1 |', '|---|---|---|---|---|---|']
     for name, row in clip['per_class'].items():
         if row['support'] or row['predicted']:
+            tp = int(round((row['recall'] if row['support'] else 0.0) * row['support']))
             out.append(f'| {name} | {row["support"]} | {row["predicted"]} | '
-                       f'{_f(row["precision"])} | {_f(row["recall"])} | {_f(row["f1"])} |')
+                       f'{_f(row["precision"])} {_ci(wilson(tp, row["predicted"]))} | '
+                       f'{_f(row["recall"])} {_ci(wilson(tp, row["support"]))} | '
+                       f'{_f(row["f1"])} |')
     pa = clip.get('police_alert') or {}
     if pa:
         out += ['', f'Police-class clips raising a police alert: {_f(pa.get("alerted"))} of '
@@ -280,8 +290,10 @@ def render_evaluation(ev: dict) -> list[str]:
     for kind in ('real', 'generated'):
         f = fa.get(kind)
         if f and f.get('hours'):
+            lo, hi = poisson_rate(int(f['police_events']), f['hours'])
             lines.append(f'{kind} background {f["hours"] * 60:.1f} min: '
                          f'**{f["police_per_hour"]:.1f} police events per sensor-hour** '
+                         f'(95 % CI {lo:.1f}–{hi:.1f}) '
                          f'({f["police_events"]} events; all classes {f["all_per_hour"]:.1f}/h; '
                          f'{f.get("events_per_class")})')
     if lines:

@@ -27,6 +27,7 @@ import numpy as np
 from soft.audio.detector import DetectorConfig, Detection, StreamingDetector
 from soft.audio.drivers import NS, AudioBlock
 from soft.classify import taxonomy
+from soft.evaluation.intervals import wilson
 
 LEAD_S = 3.0
 BLOCK_S = 0.1
@@ -180,7 +181,9 @@ def classification_metrics(true: Sequence[int], pred: Sequence[int],
         r = tp / support if support else float('nan')
         f1 = 2 * tp / (support + predicted) if support + predicted else float('nan')
         per_class[c.name] = {'precision': p, 'recall': r, 'f1': f1, 'support': support,
-                             'predicted': predicted}
+                             'predicted': predicted,
+                             'precision_ci95': list(wilson(tp, predicted)),
+                             'recall_ci95': list(wilson(tp, support))}
         if support:
             f1s.append(f1)
     police = np.array([taxonomy.by_id(int(i)).police for i in range(n_classes)])

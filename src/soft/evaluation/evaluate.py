@@ -30,6 +30,7 @@ import numpy as np
 from soft.audio.drivers import NS
 from soft.classify import taxonomy
 from soft.evaluation import clip_eval, mixtures as mx
+from soft.evaluation.intervals import poisson_rate
 from soft.evaluation.event_metrics import DCASE_COLLAR_S, Event, EventBasedMetrics, \
     merge_repeats
 
@@ -323,13 +324,15 @@ def _false_alarm_section(bg_clips, classifier, cfg, sr: int, args, log) -> dict:
         out[kind] = {'hours': hours, 'events_per_class': dict(per_class),
                      'police_events': n_police,
                      'police_per_hour': n_police / hours if hours else float('nan'),
+                     'police_per_hour_ci95': list(poisson_rate(n_police, hours)),
                      'all_per_hour': sum(per_class.values()) / hours if hours
                      else float('nan')}
         log(f'false alarms on {kind} background: {hours * 60:.1f} min, {n_police} police')
     total_h = out['real']['hours'] + out['generated']['hours']
     total_p = out['real']['police_events'] + out['generated']['police_events']
     out['combined'] = {'hours': total_h,
-                       'police_per_hour': total_p / total_h if total_h else float('nan')}
+                       'police_per_hour': total_p / total_h if total_h else float('nan'),
+                       'police_per_hour_ci95': list(poisson_rate(total_p, total_h))}
     out['real']['source'] = 'background-class clips of the evaluated split, cross-faded'
     out['generated']['source'] = 'soft.sim.background traffic, profiles in turn'
     return out
@@ -337,6 +340,13 @@ def _false_alarm_section(bg_clips, classifier, cfg, sr: int, args, log) -> dict:
 
 def _f(v: float, fmt: str = '.2f') -> str:
     return '-' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+
+def _ci(ci: Sequence[float] | None, fmt: str = '.2f') -> str:
+    """'[lo, hi]', or '' when the report predates intervals or there were no trials."""
+    if not ci or any(v is None or math.isnan(v) for v in ci):
+        return ''
+    return f'[{format(ci[0], fmt)}, {format(ci[1], fmt)}]'
 
 
 def format_report(r: dict) -> str:
@@ -351,11 +361,13 @@ def format_report(r: dict) -> str:
     lines.append('')
     lines.append(f'Clip level ({c["clips"]} clips, accuracy {_f(c["accuracy"])}, '
                  f'macro F1 {_f(c["macro_f1"])})')
-    lines.append(f'{"class":<15}{"support":>8}{"pred":>6}{"P":>7}{"R":>7}{"F1":>7}')
+    lines.append(f'{"class":<15}{"support":>8}{"pred":>6}{"P":>7}{"P 95% CI":>14}{"R":>7}'
+                 f'{"R 95% CI":>14}{"F1":>7}')
     for name, m in c['per_class'].items():
         if m['support'] or m['predicted']:
             lines.append(f'{name:<15}{m["support"]:>8}{m["predicted"]:>6}'
-                         f'{_f(m["precision"]):>7}{_f(m["recall"]):>7}{_f(m["f1"]):>7}')
+                         f'{_f(m["precision"]):>7}{_ci(m.get("precision_ci95")):>14}'
+                         f'{_f(m["recall"]):>7}{_ci(m.get("recall_ci95")):>14}{_f(m["f1"]):>7}')
     pa = c['police_alert']
     lines.append(f'police clips alerting: {_f(pa["alerted"])} of {pa["police_clips"]}; '
                  f'false police alerts: {_f(pa["false_alert_rate"])} of {pa["other_clips"]}')
@@ -382,9 +394,9 @@ def format_report(r: dict) -> str:
                      f'(Nref {o["n_ref"]}, Nsys {o["n_sys"]})')
     fa = r['false_alarms']
     lines.append('')
-    lines.append('False alarms (police classes) per hour: ' + ', '.join(
-        f'{k} {_f(fa[k]["police_per_hour"], ".1f")} over {fa[k]["hours"] * 60:.1f} min'
-        for k in ('real', 'generated', 'combined')))
+    lines.append('False alarms (police classes) per hour, 95% CI: ' + ', '.join(
+        f'{k} {_f(fa[k]["police_per_hour"], ".1f")} {_ci(fa[k].get("police_per_hour_ci95"), ".1f")}'
+        f' over {fa[k]["hours"] * 60:.1f} min' for k in ('real', 'generated', 'combined')))
     t = r['timings']
     lines.append(f'time: {t["total_s"]:.0f} s (clips {t["clip_level_s"]:.0f} s, events '
                  f'{t["event_based_s"]:.0f} s, false alarms {t["false_alarms_s"]:.0f} s)')
