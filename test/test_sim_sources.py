@@ -144,3 +144,31 @@ def test_wind_buffeting_is_a_low_roar_that_swings_by_ten_db_or_more():
         assert low > 0.9
         assert np.percentile(env, 95) - np.percentile(env, 5) > 10.0
         assert s.level_type == 'leq'
+
+
+def _bandwidth_hz(x: np.ndarray, fs: int = 16000) -> float:
+    p = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / fs)
+    c = (p * f).sum() / p.sum()
+    return float(np.sqrt((p * (f - c) ** 2).sum() / p.sum()))
+
+
+def test_water_hiss_is_broader_than_a_spray_can_and_stops_and_starts():
+    # the pair the classifier must separate: a spray can's jet is a narrower band
+    rng = np.random.default_rng(7)
+    water = [synthesize('water_and_air_hiss', rng, variant=v).samples
+             for v in ('tap_or_hose', 'fountain') for _ in range(4)]
+    spray = [synthesize('aerosol_spray', rng, variant='long_spray').samples for _ in range(8)]
+    assert np.median([_bandwidth_hz(x) for x in water]) > \
+        1.2 * np.median([_bandwidth_hz(x) for x in spray])
+    for x in water:
+        low, _ = _low_share_and_env_db(x)
+        assert low < 0.5                      # not a rumble either
+
+
+def test_air_brake_release_decays_instead_of_holding_like_a_spray():
+    for seed in range(3):
+        s = synthesize('water_and_air_hiss', np.random.default_rng(seed), variant='air_brake')
+        _, env = _low_share_and_env_db(s.samples[s.onset_index:])
+        first, last = np.mean(env[2:12]), np.mean(env[-10:])
+        assert first - last > 15.0

@@ -4,15 +4,15 @@ from __future__ import annotations
 from soft.classify import taxonomy
 
 from . import (aerosol_spray, angle_grinder, car_horn, crackling, crash, drill, explosion,
-               glass_break, gunshot, negatives_impulsive, negatives_lowfreq, negatives_tonal,
-               negatives_voices, scream, siren, whistle)
+               glass_break, gunshot, negatives_hiss, negatives_impulsive, negatives_lowfreq,
+               negatives_tonal, negatives_voices, scream, siren, whistle)
 from .base import Family
 
 _ALERT = (gunshot.FAMILY, scream.FAMILY, glass_break.FAMILY, crash.FAMILY, explosion.FAMILY,
           drill.FAMILY, angle_grinder.FAMILY, car_horn.FAMILY, whistle.FAMILY,
           aerosol_spray.FAMILY, crackling.FAMILY, siren.FAMILY)
-_NEGATIVE = (negatives_impulsive.FAMILIES + negatives_lowfreq.FAMILIES + negatives_voices.FAMILIES
-             + negatives_tonal.FAMILIES)
+_NEGATIVE = (negatives_impulsive.FAMILIES + negatives_lowfreq.FAMILIES + negatives_hiss.FAMILIES
+             + negatives_voices.FAMILIES + negatives_tonal.FAMILIES)
 
 FAMILIES: dict[str, Family] = {f.kind: f for f in _ALERT + _NEGATIVE}
 
