@@ -396,7 +396,8 @@ def format_report(r: dict) -> str:
     lines.append('')
     lines.append('False alarms (police classes) per hour, 95% CI: ' + ', '.join(
         f'{k} {_f(fa[k]["police_per_hour"], ".1f")} '
-        f'{_ci(fa[k].get("police_per_hour_ci95"), ".1f")} over {fa[k]["hours"] * 60:.1f} min' for k in ('real', 'generated', 'combined')))
+        f'{_ci(fa[k].get("police_per_hour_ci95"), ".1f")} over {fa[k]["hours"] * 60:.1f} min'
+        for k in ('real', 'generated', 'combined')))
     t = r['timings']
     lines.append(f'time: {t["total_s"]:.0f} s (clips {t["clip_level_s"]:.0f} s, events '
                  f'{t["event_based_s"]:.0f} s, false alarms {t["false_alarms_s"]:.0f} s)')
