@@ -172,3 +172,20 @@ def test_air_brake_release_decays_instead_of_holding_like_a_spray():
         _, env = _low_share_and_env_db(s.samples[s.onset_index:])
         first, last = np.mean(env[2:12]), np.mean(env[-10:])
         assert first - last > 15.0
+
+
+def test_rifle_downrange_crack_leads_a_duller_boom():
+    for seed in range(4):
+        s = synthesize('gunshot', np.random.default_rng(seed), variant='rifle_downrange')
+        x = s.samples.astype(np.float64)
+        hop = 160
+        e = np.array([np.sum(x[i:i + hop] ** 2) for i in range(0, len(x) - hop, hop)])
+        crack = int(np.argmax(e[:3]))
+        later = int(np.argmax(e[3:])) + 3                  # the boom, >= 30 ms later
+        assert 10 * np.log10(e[later] / e[crack]) > -12.0
+
+        def centroid(seg):
+            p = np.abs(np.fft.rfft(seg, 2048)) ** 2
+            return float((p * np.fft.rfftfreq(2048, 1 / 16000)).sum() / p.sum())
+
+        assert centroid(x[later * hop:later * hop + 480]) < centroid(x[:crack * hop + 480])
