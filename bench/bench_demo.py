@@ -4,6 +4,9 @@ Prints wall time for the scenario and the detection figures of the foundation is
 writes bench/results/demo_<scenario>.json. Usage:
 
     python bench/bench_demo.py [--scenario config/scenarios/demo_mixed.yaml] [--minutes 10]
+                               [--model runs/X/soft_classifier.onnx] [--out result.json]
+
+``--model`` measures a candidate classifier before it replaces the shipped one.
 """
 from __future__ import annotations
 
@@ -25,21 +28,28 @@ def main() -> None:
     ap.add_argument('--seed', type=int, default=None)
     ap.add_argument('--block', type=float, default=0.25)
     ap.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument('--model', type=Path, default=None,
+                    help='classifier to measure (default: the shipped models/ one)')
+    ap.add_argument('--out', type=Path, default=None,
+                    help='where to write the JSON (default: bench/results/demo_<scenario>.json)')
     args = ap.parse_args()
-    res = simulate_and_score(None, args.scenario, args.seed, args.minutes, block_s=args.block,
-                             workers=args.workers)
+    if args.model is not None and not args.model.is_file():
+        ap.error(f'--model: no file at {args.model}')
+    res = simulate_and_score(None, args.scenario, args.seed, args.minutes, model=args.model,
+                             block_s=args.block, workers=args.workers)
     out = {
         'scenario': str(args.scenario.name), 'sensors': res['n_sensors'],
         'simulated_s': res['duration_s'], 'wall_s': round(res['wall_s'], 2),
         'build_s': round(res['build_s'], 2),
         'speed_x_realtime': round(res['duration_s'] / res['wall_s'], 1),
-        'workers': args.workers,
+        'workers': args.workers, 'model': str(args.model or 'shipped'),
         'cpu': platform.processor() or platform.machine(), 'cores': os.cpu_count(),
         **res['summary'],
     }
     for k, v in out.items():
         print(f'{k:40s} {v}')
-    dest = Path(__file__).resolve().parent / 'results' / f'demo_{args.scenario.stem}.json'
+    dest = args.out or Path(__file__).resolve().parent / 'results' / \
+        f'demo_{args.scenario.stem}.json'
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(out, indent=2))
     print(f'written {dest}')
