@@ -150,6 +150,26 @@ def test_thresholds_meet_precision_and_false_alarm_budget():
     assert thr[1] > 0.5 and thr[0] == 0.0
 
 
+
+def test_each_class_can_have_its_own_false_alarm_budget():
+    # a siren (context) that fires 10 times an hour on real background may keep a low
+    # threshold; a gunshot doing the same may not
+    n = 13
+    labels = np.repeat([0, 1, 12], 100)
+    probs = np.full((len(labels), n), 0.01)
+    probs[np.arange(len(labels)), labels] = 0.95
+    probs /= probs.sum(1, keepdims=True)
+    stream = np.full((20, n), 0.01)
+    stream[:10, 1] = 0.6            # ten gunshot-ish and ten siren-ish windows in an hour
+    stream[10:, 12] = 0.6
+    stream /= stream.sum(1, keepdims=True)
+    budgets = [5.0 if taxonomy.by_id(c).police else 20.0 for c in range(n)]
+    ch = choose_thresholds(probs, labels, n, stream, 1.0, 0.9, budgets, ceiling=0.9)
+    assert ch[12].threshold == 0.3 and ch[12].met_target
+    assert ch[1].threshold > 0.6 and ch[1].false_alarms_per_hour == 0.0
+    same = choose_thresholds(probs, labels, n, stream, 1.0, 0.9, 5.0, ceiling=0.9)
+    assert same[12].threshold > 0.6
+
 def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
     torch = pytest.importorskip('torch')
     pytest.importorskip('onnx')
@@ -199,6 +219,19 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
     card = (tmp_path / 'MODEL_CARD.md').read_text()
     assert clf.sha256 in card and 'Generated validation windows' in card
 
+    # --epochs 0: the same weights, re-calibrated under other budgets, re-exported
+    out2 = tmp_path / 'recal.onnx'
+    rc = main(['--no-real', '--scale', '0.012', '--epochs', '0', '--fa-minutes', '0.2',
+               '--no-cache', '--quiet', '--out', str(out2), '--run-dir', str(tmp_path / 'r2'),
+               '--version', 'smoke-1r', '--channels', '8,8,16,16,32', '--init-from',
+               str(tmp_path / 'run' / 'checkpoint.pt'), '--max-fa-per-hour-other', '1000'])
+    assert rc == 0
+    clf2 = Classifier(out2, expected=cfg)
+    assert clf2.version == 'smoke-1r'
+    t2 = float(clf2.metadata['soft.temperature'])
+    assert t2 == pytest.approx(temperature, rel=1e-3)        # same weights, same data
+    assert np.max(np.abs(clf2.predict(x) - probs)) < 1e-3
+
 
 def test_channels_option_takes_four_or_five_widths_and_names_the_field():
     import argparse
@@ -210,6 +243,16 @@ def test_channels_option_takes_four_or_five_widths_and_names_the_field():
     for bad in ('16,32,64', '16,32,64,128,192,256', '16,x,64,128', '0,32,64,128'):
         with pytest.raises(argparse.ArgumentTypeError, match='--channels'):
             _channels(bad)
+
+
+def test_calibration_only_run_needs_a_checkpoint(capsys):
+    from soft.classify.train import main
+
+    for argv, msg in ((['--epochs', '0'], '--epochs 0 re-calibrates'),
+                      (['--epochs', '-1'], '--epochs -1')):
+        with pytest.raises(SystemExit) as e:
+            main(argv)
+        assert e.value.code == 2 and msg in capsys.readouterr().err
 
 
 def test_training_snr_is_the_simulators_snr():

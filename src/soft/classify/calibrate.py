@@ -72,7 +72,8 @@ class ThresholdChoice:
 def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
                       background_probs: np.ndarray | None = None,
                       background_hours: float = 0.0,
-                      target_precision: float = 0.9, max_fa_per_hour: float = 2.0,
+                      target_precision: float = 0.9,
+                      max_fa_per_hour: float | Sequence[float] = 2.0,
                       floor: float = 0.3, ceiling: float = 0.99,
                       extra_backgrounds: Sequence[tuple[np.ndarray, float]] = ()
                       ) -> list[ThresholdChoice]:
@@ -85,6 +86,7 @@ def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
     with a few minutes of real rain and crowds would hide the real false alarms. The reported
     false-alarm rate is the worst set's. A class that cannot meet both budgets gets the
     threshold with the best F1 under the false-alarm budget, and ``met_target`` is False.
+    ``max_fa_per_hour`` is one budget for every class or one per class (index = class id).
     """
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels)
@@ -95,6 +97,7 @@ def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
             continue
         bg = np.asarray(bp, dtype=np.float64)
         sets.append((bg.argmax(axis=1), bg.max(axis=1), float(hours)))
+    budgets = np.broadcast_to(np.asarray(max_fa_per_hour, dtype=np.float64), (n_classes,))
     grid = np.round(np.arange(floor, ceiling + 1e-9, 0.01), 2)
     out = [ThresholdChoice(0, 0.0, float('nan'), float('nan'), 0.0, True)]
     for c in range(1, n_classes):
@@ -110,13 +113,13 @@ def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
             fa = max((float(np.sum((b_top == c) & (b_p >= t))) / h
                       for b_top, b_p, h in sets), default=0.0)
             rows.append((float(t), prec, rec, fa))
-        ok = [r for r in rows if r[1] >= target_precision and r[3] <= max_fa_per_hour
-              and r[2] > 0]
+        budget = float(budgets[c])
+        ok = [r for r in rows if r[1] >= target_precision and r[3] <= budget and r[2] > 0]
         if ok:
             t, prec, rec, fa = ok[0]
             out.append(ThresholdChoice(c, t, prec, rec, fa, True))
             continue
-        within = [r for r in rows if r[3] <= max_fa_per_hour] or rows[-1:]
+        within = [r for r in rows if r[3] <= budget] or rows[-1:]
         t, prec, rec, fa = max(within, key=_f1_then_threshold)
         out.append(ThresholdChoice(c, t, prec, rec, fa, False))
     return out
