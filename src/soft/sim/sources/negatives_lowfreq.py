@@ -9,6 +9,8 @@ of a shock front, and for wind an irregular roar with no onset structure at all.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from .base import Family, Variant
@@ -17,7 +19,8 @@ from .dsp import (add_at, brown_noise, click, exp_env, highpass, lowpass, modes,
 
 
 def _series(rng: np.random.Generator, fs: int, count: tuple[int, int],
-            period: tuple[float, float], jitter: float, hit, tail_s: float = 0.8
+            period: tuple[float, float], jitter: float,
+            hit: Callable[[np.random.Generator, int], np.ndarray], tail_s: float = 0.8
             ) -> tuple[np.ndarray, int]:
     """``hit(rng, fs)`` repeated at a drawn period with relative timing ``jitter``."""
     pre = pre_roll(fs)
