@@ -150,7 +150,6 @@ def test_thresholds_meet_precision_and_false_alarm_budget():
     assert thr[1] > 0.5 and thr[0] == 0.0
 
 
-
 def test_each_class_can_have_its_own_false_alarm_budget():
     # a siren (context) that fires 10 times an hour on real background may keep a low
     # threshold; a gunshot doing the same may not
@@ -169,6 +168,7 @@ def test_each_class_can_have_its_own_false_alarm_budget():
     assert ch[1].threshold > 0.6 and ch[1].false_alarms_per_hour == 0.0
     same = choose_thresholds(probs, labels, n, stream, 1.0, 0.9, 5.0, ceiling=0.9)
     assert same[12].threshold > 0.6
+
 
 def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
     torch = pytest.importorskip('torch')
