@@ -19,6 +19,12 @@ def _f(v: float) -> str:
     return '–' if v is None or (isinstance(v, float) and math.isnan(v)) else f'{v:.2f}'
 
 
+def _train_minutes(report: dict) -> float:
+    """Wall minutes of the whole recipe: every stage when the run continued earlier ones."""
+    stages = report.get('stages') or []
+    return (sum(st['seconds'] for st in stages) if stages else report['seconds']) / 60
+
+
 def _ci(ci: tuple[float, float]) -> str:
     return '' if any(math.isnan(v) for v in ci) else f'[{ci[0]:.2f}–{ci[1]:.2f}]'
 
@@ -68,7 +74,8 @@ def render_model_card(report: dict, system: dict | None = None,
         f'- **SHA-256**: `{report["sha256"]}`',
         f'- **Version**: `{report["version"]}`, trained {report["date"]}',
         f'- **Training command**: `{report["command"].strip()}` '
-        f'({report["seconds"] / 60:.1f} min on 2 CPU threads, features cached afterwards)',
+        f'({_train_minutes(report):.1f} min on 2 CPU threads'
+        + (', all stages' if report.get('stages') else '') + ')',
         f'- **Architecture**: 4 × (conv 3×3, batch-norm, ReLU, max-pool 2×2), channels '
         f'{"/".join(map(str, report.get("channels", (16, 32, 64, 128))))}, global mean+max '
         f'pooling, linear head; {report["parameters"]} '
@@ -88,9 +95,10 @@ def render_model_card(report: dict, system: dict | None = None,
         'automatic action.', '',
         '## Data', '',
         'No downloaded weights or data sets. Two sources:', '',
-        '1. **Generated** by `soft.sim.sources.synthesize` (every taxonomy class and 12 hard '
-        'negatives: door slam, bag pop, motorbike backfire, hammering, footsteps, babble, '
-        'children, laughter, dog bark, music, church bell, car alarm), propagated by '
+        '1. **Generated** by `soft.sim.sources.synthesize` (every taxonomy class and 15 hard '
+        'negatives: door slam, bag pop, motorbike backfire, hammering, footsteps, series of low '
+        'thuds, wind buffeting, running water and air-brake hiss, babble, children, laughter, '
+        'dog bark, music, church bell, car alarm), propagated by '
         '`soft.sim.propagation` over 5–200 m (log-uniform; air absorption, ground reflection, '
         '20 % behind a corner). Each rendered source is mixed 3 times into `soft.sim.background` '
         'urban background (each mixture its own background, SNR, window position, microphone) '
@@ -107,7 +115,8 @@ def render_model_card(report: dict, system: dict | None = None,
         f'of sources, pitch ×{_rng(recipe.get("pitch_range"))} at constant duration on '
         f'{_pct(recipe.get("pitch_probability"))} of sustained ones; impulsive sounds repeated '
         f'as volleys of {_rng(recipe.get("burst_shots"))} on '
-        f'{_pct(recipe.get("burst_probability"))}; reverberation by generated impulse '
+        f'{_pct(recipe.get("burst_probability"))} (never explosions); reverberation by generated '
+        'impulse '
         'responses of street canyons (facades 8–40 m apart, image sources with per-reflection '
         'facade loss) and squares, with band-dependent RT60 0.2–2.5 s, on '
         f'{_pct(recipe.get("reverb_probability"))} of events; the whole mixture through a '
@@ -143,9 +152,9 @@ def render_model_card(report: dict, system: dict | None = None,
         lines = '; '.join(f'stage {i + 1}: `{st["command"]}` ({st["seconds"] / 60:.1f} min)'
                           for i, st in enumerate(stages))
         out += ['Trained in stages of the same recipe, each starting from the previous '
-                'stage\'s final checkpoint (`--init-from`, weights and per-band statistics): '
-                'one one-cycle run of 8 epochs ended with the loss still falling.'
-                + (f' {lines}.' if lines else ''), '']
+                'stage\'s final checkpoint (`--init-from`, weights and per-band statistics); a '
+                'stage of 0 epochs keeps the weights and only re-fits temperature and '
+                'thresholds.' + (f' {lines}.' if lines else ''), '']
     out += [
         'Training: AdamW, one-cycle (cosine) schedule, label smoothing 0.05, square-root class '
         'weights, feature-space augmentation (±3 dB gain, another background window added in '
