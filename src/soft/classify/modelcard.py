@@ -270,8 +270,8 @@ def render_evaluation(ev: dict) -> list[str]:
            f'Clip level: accuracy {_f(clip.get("accuracy"))}, macro F1 '
            f'{_f(clip.get("macro_f1"))}. Targets for gunshot, explosion and siren: recall ≥ 0.90 '
            'at precision ≥ 0.90.', '',
-           'Brackets: 95 % Wilson intervals; with a few tens of clips per class they are wide, '
-           'and a target is only shown met when the whole interval clears it.', '',
+           'Brackets: 95 % Wilson intervals; with a few tens of clips per class they are wide: '
+           'read a target as reached only when the whole interval clears it.', '',
            '| class | clips | decided | precision | recall | F1 |', '|---|---|---|---|---|---|']
     for name, row in clip['per_class'].items():
         if row['support'] or row['predicted']:
