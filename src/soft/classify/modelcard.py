@@ -10,7 +10,7 @@ from collections import defaultdict
 
 from soft.classify import taxonomy
 from soft.classify.dataset import ClipRecord
-from soft.evaluation.intervals import poisson_rate, wilson
+from soft.evaluation.intervals import format_ci
 
 NAMES = [c.name for c in taxonomy.CLASSES]
 
@@ -25,8 +25,8 @@ def _train_minutes(report: dict) -> float:
     return (sum(st['seconds'] for st in stages) if stages else report['seconds']) / 60
 
 
-def _ci(ci: tuple[float, float]) -> str:
-    return '' if any(math.isnan(v) for v in ci) else f'[{ci[0]:.2f}–{ci[1]:.2f}]'
+def _ci(ci) -> str:
+    return format_ci(ci, sep='–')
 
 
 def per_class_table(res: dict) -> str:
@@ -68,6 +68,8 @@ def render_model_card(report: dict, system: dict | None = None,
     val_real = sorted({taxonomy.by_name(LABEL_MAP[lb]).id
                        for lb in report.get('real_val_labels', {})})
     gen_only = [c.id for c in taxonomy.CLASSES if c.id not in val_real]
+    channels = report.get('channels', (16, 32, 64, 128))
+    negatives = [k.replace('_', ' ') for k, cid in report.get('kinds', {}).items() if cid == 0]
     out = [
         '# S.O.F.T. classifier — model card', '',
         f'- **File**: `{report["model"]}` ({report["bytes"]} bytes)',
@@ -76,8 +78,8 @@ def render_model_card(report: dict, system: dict | None = None,
         f'- **Training command**: `{report["command"].strip()}` '
         f'({_train_minutes(report):.1f} min on 2 CPU threads'
         + (', all stages' if report.get('stages') else '') + ')',
-        f'- **Architecture**: 4 × (conv 3×3, batch-norm, ReLU, max-pool 2×2), channels '
-        f'{"/".join(map(str, report.get("channels", (16, 32, 64, 128))))}, global mean+max '
+        f'- **Architecture**: {len(channels)} × (conv 3×3, batch-norm, ReLU, max-pool 2×2), '
+        f'channels {"/".join(map(str, channels))}, global mean+max '
         f'pooling, linear head; {report["parameters"]} '
         'parameters; per-band normalisation (training statistics) inside the graph.',
         '- **Input** `logmel` float32 [N, 1, 64, 100]: `soft.audio.features.logmel` (natural-log '
@@ -95,10 +97,8 @@ def render_model_card(report: dict, system: dict | None = None,
         'automatic action.', '',
         '## Data', '',
         'No downloaded weights or data sets. Two sources:', '',
-        '1. **Generated** by `soft.sim.sources.synthesize` (every taxonomy class and 15 hard '
-        'negatives: door slam, bag pop, motorbike backfire, hammering, footsteps, series of low '
-        'thuds, wind buffeting, running water and air-brake hiss, babble, children, laughter, '
-        'dog bark, music, church bell, car alarm), propagated by '
+        '1. **Generated** by `soft.sim.sources.synthesize` (every taxonomy class and '
+        f'{len(negatives)} hard negatives: {", ".join(negatives)}), propagated by '
         '`soft.sim.propagation` over 5–200 m (log-uniform; air absorption, ground reflection, '
         '20 % behind a corner). Each rendered source is mixed 3 times into `soft.sim.background` '
         'urban background (each mixture its own background, SNR, window position, microphone) '
@@ -275,10 +275,9 @@ def render_evaluation(ev: dict) -> list[str]:
            '| class | clips | decided | precision | recall | F1 |', '|---|---|---|---|---|---|']
     for name, row in clip['per_class'].items():
         if row['support'] or row['predicted']:
-            tp = int(round((row['recall'] if row['support'] else 0.0) * row['support']))
             out.append(f'| {name} | {row["support"]} | {row["predicted"]} | '
-                       f'{_f(row["precision"])} {_ci(wilson(tp, row["predicted"]))} | '
-                       f'{_f(row["recall"])} {_ci(wilson(tp, row["support"]))} | '
+                       f'{_f(row["precision"])} {_ci(row.get("precision_ci95"))} | '
+                       f'{_f(row["recall"])} {_ci(row.get("recall_ci95"))} | '
                        f'{_f(row["f1"])} |')
     pa = clip.get('police_alert') or {}
     if pa:
@@ -303,12 +302,11 @@ def render_evaluation(ev: dict) -> list[str]:
     for kind in ('real', 'generated'):
         f = fa.get(kind)
         if f and f.get('hours'):
-            lo, hi = poisson_rate(int(f['police_events']), f['hours'])
+            ci = format_ci(f.get('police_per_hour_ci95'), '.1f', '–')
             lines.append(f'{kind} background {f["hours"] * 60:.1f} min: '
                          f'**{f["police_per_hour"]:.1f} police events per sensor-hour** '
-                         f'(95 % CI {lo:.1f}–{hi:.1f}) '
-                         f'({f["police_events"]} events; all classes {f["all_per_hour"]:.1f}/h; '
-                         f'{f.get("events_per_class")})')
+                         f'{ci} ({f["police_events"]} events; all classes '
+                         f'{f["all_per_hour"]:.1f}/h; {f.get("events_per_class")})')
     if lines:
         out += ['', 'False alarms (target ≤ 1 police-class event per sensor-hour on real '
                 'background streams):', ''] + [f'- {li}' for li in lines]

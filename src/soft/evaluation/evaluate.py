@@ -30,7 +30,7 @@ import numpy as np
 from soft.audio.drivers import NS
 from soft.classify import taxonomy
 from soft.evaluation import clip_eval, mixtures as mx
-from soft.evaluation.intervals import poisson_rate
+from soft.evaluation.intervals import format_ci as _ci, poisson_rate
 from soft.evaluation.event_metrics import DCASE_COLLAR_S, Event, EventBasedMetrics, \
     merge_repeats
 
@@ -340,13 +340,6 @@ def _false_alarm_section(bg_clips, classifier, cfg, sr: int, args, log) -> dict:
 
 def _f(v: float, fmt: str = '.2f') -> str:
     return '-' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
-
-
-def _ci(ci: Sequence[float] | None, fmt: str = '.2f') -> str:
-    """'[lo, hi]', or '' when the report predates intervals or there were no trials."""
-    if not ci or any(v is None or math.isnan(v) for v in ci):
-        return ''
-    return f'[{format(ci[0], fmt)}, {format(ci[1], fmt)}]'
 
 
 def format_report(r: dict) -> str:

@@ -7,6 +7,7 @@ the range the data supports, so nobody reads a lucky draw as a property of the m
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 from scipy import stats
 
@@ -46,3 +47,10 @@ def poisson_rate(count: int, exposure: float, conf: float = 0.95) -> tuple[float
     lo = stats.chi2.ppf(a / 2, 2 * count) / 2 if count else 0.0
     hi = stats.chi2.ppf(1 - a / 2, 2 * count + 2) / 2
     return float(lo / exposure), float(hi / exposure)
+
+
+def format_ci(ci: Sequence[float] | None, fmt: str = '.2f', sep: str = ', ') -> str:
+    """'[lo, hi]', or '' when a report predates intervals or there were no trials."""
+    if not ci or any(v is None or math.isnan(v) for v in ci):
+        return ''
+    return f'[{format(ci[0], fmt)}{sep}{format(ci[1], fmt)}]'

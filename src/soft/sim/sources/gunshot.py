@@ -16,7 +16,8 @@ from .dsp import (OVERSAMPLE, band_noise, decimate, exp_env, friedlander, n_wave
 def _shot(rng: np.random.Generator, fs: int, t_pos: tuple[float, float],
           crack: bool, noise_db: tuple[float, float] = (-30, -12),
           crack_delay: tuple[float, float] = (0.8e-3, 6e-3),
-          crack_gain: tuple[float, float] = (0.3, 0.9)) -> tuple[np.ndarray, int]:
+          crack_gain: tuple[float, float] = (0.3, 0.9),
+          downrange: bool = False) -> tuple[np.ndarray, int]:
     fsh = fs * OVERSAMPLE
     pre = pre_roll(fs)
     delay = rng.uniform(*crack_delay) if crack else 0.0
@@ -29,7 +30,7 @@ def _shot(rng: np.random.Generator, fs: int, t_pos: tuple[float, float],
         dur = rng.uniform(1.5e-4, 3.5e-4)
         x += rng.uniform(*crack_gain) * n_wave(t, dur, rise=rng.uniform(5e-6, 3e-5))
     blast = friedlander(t - delay, T, b=rng.uniform(0.6, 1.6))
-    if delay > 0.02:
+    if downrange:
         # far downrange the blast has travelled further than the bullet's shock and lost
         # its top to air and ground: the crack, then a dull boom tenths of a second later
         a = np.exp(-2 * np.pi * rng.uniform(400.0, 1500.0) / fsh)
@@ -58,7 +59,7 @@ def _downrange(rng: np.random.Generator, fs: int) -> tuple[np.ndarray, int]:
     0.6 x distance / c for a Mach 2.5 bullet); the muzzle blast arrives as a dull boom.
     """
     return _shot(rng, fs, (8e-4, 2.5e-3), True, crack_delay=(0.03, 0.45),
-                 crack_gain=(0.5, 1.5))
+                 crack_gain=(0.5, 1.5), downrange=True)
 
 
 FAMILY = Family('gunshot', 1, {
