@@ -76,6 +76,30 @@ def test_gunshot_is_sharper_and_shorter_than_explosion():
     assert e.duration_s > 10 * g.duration_s
 
 
+def _pitch_track_hz(x: np.ndarray, fs: int = 16000, hop_s: float = 0.05) -> np.ndarray:
+    n, hop = 2048, int(hop_s * fs)
+    f = np.fft.rfftfreq(n, 1 / fs)
+    band = (f > 80) & (f < 2500)
+    return np.array([f[band][np.argmax(np.abs(np.fft.rfft(x[i:i + n] * np.hanning(n)))[band])]
+                     for i in range(0, len(x) - n, hop)])
+
+
+def test_mechanical_siren_winds_up_from_a_growl():
+    for seed in range(3):
+        s = synthesize('siren', np.random.default_rng(seed), variant='mechanical')
+        f0 = _pitch_track_hz(s.samples[s.onset_index:])
+        lo, hi = np.percentile(f0, 5), np.percentile(f0, 95)
+        assert lo < 400 and hi > 550, (seed, lo, hi)
+
+
+def test_two_tone_siren_alternates_two_pitches_a_step_apart():
+    for seed in range(3):
+        s = synthesize('siren', np.random.default_rng(seed), variant='hi_lo')
+        f0 = _pitch_track_hz(s.samples[s.onset_index:])
+        lo, hi = np.percentile(f0, 20), np.percentile(f0, 80)
+        assert 1.08 < hi / lo < 1.5, (seed, lo, hi)
+
+
 def test_other_sample_rates_and_level_override():
     s = synthesize('siren', np.random.default_rng(0), sample_rate=48000, variant='wail',
                    level_db=112.0)
@@ -139,11 +163,28 @@ def test_thud_series_are_low_and_repeated_hits(variant):
 
 def test_wind_buffeting_is_a_low_roar_that_swings_by_ten_db_or_more():
     for seed in range(3):
-        s = synthesize('wind_buffeting', np.random.default_rng(seed))
+        s = synthesize('wind_buffeting', np.random.default_rng(seed), variant='gusty_capsule')
         low, env = _low_share_and_env_db(s.samples[s.onset_index:])
         assert low > 0.9
         assert np.percentile(env, 95) - np.percentile(env, 5) > 10.0
         assert s.level_type == 'leq'
+
+
+def test_wind_pops_are_separate_low_thumps_with_little_above_two_kilohertz():
+    from scipy.signal import find_peaks
+
+    fs = 16000
+    for seed in range(4):
+        s = synthesize('wind_buffeting', np.random.default_rng(seed), variant='wind_pops')
+        x = s.samples[s.onset_index:]
+        low, env = _low_share_and_env_db(x)
+        assert low > 0.8, (seed, low)
+        spec = np.abs(np.fft.rfft(x)) ** 2
+        f = np.fft.rfftfreq(len(x), 1 / fs)
+        assert spec[f > 2000].sum() / spec.sum() < 0.01
+        pops, _ = find_peaks(env, prominence=6.0, distance=4)
+        assert len(pops) >= 4, (seed, len(pops))
+        assert s.level_type == 'peak'
 
 
 def _bandwidth_hz(x: np.ndarray, fs: int = 16000) -> float:
