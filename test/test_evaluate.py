@@ -57,6 +57,22 @@ def test_mixture_has_the_requested_ebr_and_true_annotation(ebr):
     assert mx.ebr_db(m.event[on:off], m.background[on:off]) == pytest.approx(ebr, abs=0.5)
 
 
+@pytest.mark.parametrize('gap_s, n_events', [(0.4, 1), (2.0, 2)])
+def test_sounds_further_apart_than_the_burst_gap_are_separate_references(gap_s, n_events):
+    # two shots 2 s apart are two events to report; 0.4 s apart they are one burst
+    clip = burst(4.0, lead=0.3) + burst(4.0, lead=0.3 + 0.6 + gap_s, seed=1)
+    seg = mx.event_segment(clip, SR)
+    events = [mx.Source('w', 'whistle', WHISTLE, seg)]
+    rec = mx.Recipe(0, (), 0, 'quiet_street', 5, 0, 5.0)
+    m = mx.mix(rec, mx.render_background(rec, [], SR), events, 6.0, SR)
+    assert len(m.annotations) == n_events
+    assert m.annotations[0].onset == pytest.approx(5.0)
+    assert m.annotations[-1].offset == pytest.approx(5.0 + seg.size / SR)
+    if n_events == 2:
+        assert m.annotations[1].onset - m.annotations[0].onset == pytest.approx(0.6 + gap_s,
+                                                                                abs=0.03)
+
+
 def test_no_event_mixtures_are_about_half():
     rng = np.random.default_rng(0)
     events = [mx.Source('w', 'whistle', WHISTLE, np.ones(SR, np.float32))]

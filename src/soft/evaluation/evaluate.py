@@ -37,7 +37,7 @@ from soft.evaluation.event_metrics import DCASE_COLLAR_S, Event, EventBasedMetri
 # soft train's defaults (--val-fraction 0.25, --seed 0): the held-out real clips.
 TRAIN_VAL_FRACTION = 0.25
 TRAIN_SEED = 0
-MERGE_GAP_S = 1.0
+MERGE_GAP_S = mx.BURST_GAP_S
 STREAM_S = 120.0
 MAX_REAL_FA_S = 3600.0
 
@@ -232,7 +232,8 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log) -> dict:
                and normalise_label(c.label) in AMBIENT_LABELS]
     section: dict = {'definition': 'sed_eval event-based, onset only, collar '
                      f'{DCASE_COLLAR_S} s; repeats of one class merged when less than '
-                     f'{MERGE_GAP_S} s apart',
+                     f'{MERGE_GAP_S} s apart; one reference per sound of an event clip '
+                     f'(quiet gaps over {mx.BURST_GAP_S} s separate sounds)',
                      'ebr_definition': '20 log10(rms(event segment) / rms(background over '
                      'the same span)), as the DCASE 2017 task 2 synthesiser',
                      'event_clips': len(events), 'ambient_clips': len(ambient),

@@ -12,7 +12,10 @@ segment over the RMS of the background over the same span (the event's duration)
     EBR = 20 log10( rms(event[t0:t1]) / rms(background[t0:t1]) )
 
 The event segment is the clip's active part (see :func:`active_span`), at most
-``MAX_EVENT_S`` long; its annotation is the segment's span in the mixture.
+``MAX_EVENT_S`` long. It is annotated as one event per sound: stretches of activity separated
+by more than ``BURST_GAP_S`` of quiet (shots seconds apart, a second blast) are separate
+events, as an annotator would mark them and as the detector is meant to report them. The
+first starts at the segment's start and the last ends at its end.
 
 Backgrounds: a steady real ambience clip (rain, sea waves, helicopter, street recordings...)
 looped with cross-fades to 30 s, with the simulator's generated traffic 10 dB under it; or
@@ -40,6 +43,7 @@ JOIN_FADE_S = 1.0       # cross-fade between different clips of a background str
 TRAFFIC_UNDER_DB = -10.0
 SENSITIVITY_DBFS = -38.0    # the sensor component's default microphone sensitivity
 ANTICLIP_PEAK = 0.99
+BURST_GAP_S = 1.0       # sounds of one class further apart than this are separate events
 
 
 @dataclass(frozen=True)
@@ -95,21 +99,31 @@ def _frame_db(x: np.ndarray, sample_rate: int, hop_s: float = 0.01) -> np.ndarra
     return 10 * np.log10(np.mean(y.reshape(n, hop) ** 2, axis=1) + 1e-20)
 
 
-def active_span(x: np.ndarray, sample_rate: int, rise_db: float = 6.0,
-                below_peak_db: float = 20.0) -> tuple[int, int]:
-    """Samples [start, end) where a clip's sound is: in-band 10 ms frames above a threshold.
+def active_runs(x: np.ndarray, sample_rate: int, gap_s: float = math.inf, rise_db: float = 6.0,
+                below_peak_db: float = 20.0) -> list[tuple[int, int]]:
+    """Samples [start, end) of each stretch of a clip's sound, split at quiet gaps > ``gap_s``.
 
-    The threshold is 20 dB under the loudest frame, but at least 6 dB over the clip's own
-    floor (10th percentile); a steady clip (peak within 6 dB of its floor) is active
-    throughout.
+    A frame (in-band, 10 ms) is active when it is less than 20 dB under the loudest frame
+    and at least 6 dB over the clip's own floor (10th percentile); a steady clip (peak
+    within 6 dB of its floor) is one run throughout.
     """
     e = _frame_db(x, sample_rate)
     hop = max(1, int(0.01 * sample_rate))
     peak, floor = float(e.max()), float(np.percentile(e, 10))
     if peak - floor < rise_db:
-        return 0, x.size
+        return [(0, x.size)]
     above = np.flatnonzero(e >= max(floor + rise_db, peak - below_peak_db))
-    return int(above[0]) * hop, min(x.size, (int(above[-1]) + 1) * hop)
+    cuts = np.flatnonzero(np.diff(above) - 1 > gap_s / 0.01) if math.isfinite(gap_s) \
+        else np.zeros(0, dtype=int)
+    firsts = np.concatenate(([above[0]], above[cuts + 1]))
+    lasts = np.concatenate((above[cuts], [above[-1]]))
+    return [(int(a) * hop, min(x.size, (int(b) + 1) * hop)) for a, b in zip(firsts, lasts)]
+
+
+def active_span(x: np.ndarray, sample_rate: int) -> tuple[int, int]:
+    """Samples [start, end) from the first to the last active frame (:func:`active_runs`)."""
+    runs = active_runs(x, sample_rate)
+    return runs[0][0], runs[-1][1]
 
 
 def _fade(n: int) -> np.ndarray:
@@ -258,7 +272,11 @@ def mix(recipe: Recipe, background: np.ndarray, events: list[Source], ebr: float
         k = ANTICLIP_PEAK / peak          # the EBR is a ratio: unchanged by a common gain
         audio, bg, placed = audio * k, bg * k, placed * k
     name = taxonomy.by_id(src.class_id).name
-    notes.append(Event(i0 / sample_rate, (i0 + seg.size) / sample_rate, name))
+    # one annotation per sound: a clip with shots seconds apart holds several events
+    runs = active_runs(seg, sample_rate, BURST_GAP_S)
+    edges = [(0 if k == 0 else a, seg.size if k == len(runs) - 1 else b)
+             for k, (a, b) in enumerate(runs)]
+    notes.extend(Event((i0 + a) / sample_rate, (i0 + b) / sample_rate, name) for a, b in edges)
     return Mixture(recipe, audio.astype(np.float32), sample_rate, float(ebr), notes,
                    bg.astype(np.float32), placed.astype(np.float32))
 
