@@ -187,6 +187,27 @@ def test_wind_pops_are_separate_low_thumps_with_little_above_two_kilohertz():
         assert s.level_type == 'peak'
 
 
+def _centroid_hz(x: np.ndarray, fs: int = 16000) -> float:
+    p = np.abs(np.fft.rfft(x)) ** 2
+    return float((p * np.fft.rfftfreq(len(x), 1 / fs)).sum() / p.sum())
+
+
+def test_thunder_rolls_for_seconds_and_only_a_close_strike_cracks():
+    fs = 16000
+    for seed in range(3):
+        close = synthesize('thunder', np.random.default_rng(seed), variant='close_strike')
+        x = close.samples[close.onset_index:]
+        assert _centroid_hz(x[:int(0.05 * fs)]) > 1000          # the crack
+        low, env = _low_share_and_env_db(x[int(0.5 * fs):])
+        assert low > 0.9 and len(x) > 3 * fs                     # then seconds of rumble
+        far = synthesize('thunder', np.random.default_rng(seed), variant='distant_roll')
+        y = far.samples[far.onset_index:]
+        assert _centroid_hz(y[:int(0.5 * fs)]) < 200
+        _, env = _low_share_and_env_db(y)
+        assert np.argmax(env) > 20                               # a swell, not a shock
+        assert far.level_type == 'leq'
+
+
 def _bandwidth_hz(x: np.ndarray, fs: int = 16000) -> float:
     p = np.abs(np.fft.rfft(x)) ** 2
     f = np.fft.rfftfreq(len(x), 1 / fs)

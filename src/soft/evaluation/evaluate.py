@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('model', type=Path, help='ONNX classifier (e.g. models/soft_classifier.onnx)')
     p.add_argument('data', type=Path, help='dataset folder')
     p.add_argument('--out', type=Path, default=None, help='write the JSON report here')
-    p.add_argument('--mixtures', type=int, default=100,
+    p.add_argument('--mixtures', type=int, default=300,
                    help='30 s mixtures per EBR (about half carry an event; 0: none)')
     p.add_argument('--seed', type=int, default=0, help='seed of mixtures and backgrounds')
     p.add_argument('--split', choices=('val', 'all'), default=None,

@@ -1,12 +1,12 @@
-"""Low-frequency hard negatives: series of thuds and wind buffeting on the microphone.
+"""Low-frequency hard negatives: series of thuds, wind on the microphone, thunder.
 
 Both put nearly all their energy below 250 Hz with sudden rises, which is also what an
 explosion's front and rumble look like on a log-mel map. Real street recordings are full of
 them (someone pounding a door or a shutter, a car's subwoofer, a ball against a wall, a pile
 driver, gusts hitting the capsule) and a model that never heard them calls each rise an
 explosion. What tells them apart is repetition without a long decaying rumble, the absence
-of a shock front, and for wind an irregular roar or a scatter of pops with little above
-2 kHz.
+of a shock front, for wind an irregular roar or a scatter of pops with little above 2 kHz,
+and for thunder a rumble that rolls on for seconds with several swells.
 """
 from __future__ import annotations
 
@@ -157,6 +157,55 @@ def _pops(rng: np.random.Generator, fs: int) -> tuple[np.ndarray, int]:
     return x, pre
 
 
+def _rolls(rng: np.random.Generator, n: int, fs: int, start: int, fc: float,
+           rise_s: float) -> np.ndarray:
+    """Thunder's rumble: low-passed noise under a train of swells that fade over seconds.
+
+    Each stretch of the lightning channel is heard from its own distance, so the rumble
+    swells again and again as sound from further along arrives.
+    """
+    rumble = lowpass(brown_noise(rng, n, fs, rng.uniform(15, 40)), fs, fc, order=4)
+    rumble /= np.std(rumble) + 1e-12
+    env = np.zeros(n)
+    length = (n - start) / fs
+    fade = rng.uniform(0.25, 0.6) * length
+    t = rng.uniform(0.0, 0.3)
+    while t < length - 0.3:
+        m = int(rng.uniform(0.3, 2.0) * fs)
+        bump = np.hanning(m) ** rng.uniform(0.5, 2.0)
+        add_at(env, bump * np.exp(-t / fade) * rng.uniform(0.3, 1.0), start + int(t * fs))
+        t += rng.uniform(0.2, 1.2)
+    r = max(1, int(rise_s * fs))
+    env[start:start + r] *= np.linspace(0.0, 1.0, min(r, n - start))
+    return rumble * env
+
+
+def _thunder(rng: np.random.Generator, fs: int, close: bool) -> tuple[np.ndarray, int]:
+    """A strike within a kilometre (a tearing crack, then the roll) or a distant roll only.
+
+    Air absorbs the crack's high frequencies over kilometres, so a distant strike starts as
+    a slow swell below 200 Hz; a close one opens with a cluster of broadband cracks.
+    """
+    pre = pre_roll(fs)
+    dur = rng.uniform(3.0, 12.0) if close else rng.uniform(4.0, 15.0)
+    n = pre + int(dur * fs)
+    x = _rolls(rng, n, fs, pre, rng.uniform(120, 400) if close else rng.uniform(60, 200),
+               rng.uniform(0.02, 0.2) if close else rng.uniform(0.3, 1.5))
+    if close:
+        crack = np.zeros(int(0.4 * fs))
+        for _ in range(int(rng.integers(3, 12))):
+            add_at(crack, click(rng, fs, rng.uniform(0.002, 0.02), 150, 6000)
+                   * rng.uniform(0.3, 1.0), int(rng.uniform(0.0, 0.15) * fs))
+        tear = band_noise(rng, crack.size, fs, 200, rng.uniform(2000, 5000), order=2)
+        crack += tear / (np.std(tear) + 1e-12) * exp_env(crack.size, fs,
+                                                         rng.uniform(0.05, 0.2)) * 0.1
+        x /= np.max(np.abs(x)) + 1e-12
+        add_at(x, crack / (np.max(np.abs(crack)) + 1e-12) * 10 ** (rng.uniform(-6, 6) / 20),
+               pre)
+    x[:pre] = 0.0
+    return x, pre
+
+
 FAMILY_THUDS = Family('thud_series', 0, {
     'pounding': Variant(lambda rng, fs: _series(rng, fs, (3, 14), (0.18, 0.5), 0.18, _pound),
                         (100.0, 118.0)),
@@ -171,4 +220,9 @@ FAMILY_WIND = Family('wind_buffeting', 0, {
     'gusty_capsule': Variant(_buffeting, (75.0, 100.0), 'leq', sustained=True),
     'wind_pops': Variant(_pops, (90.0, 115.0)),
 })
-FAMILIES = (FAMILY_THUDS, FAMILY_WIND)
+FAMILY_THUNDER = Family('thunder', 0, {
+    'close_strike': Variant(lambda rng, fs: _thunder(rng, fs, True), (110.0, 125.0)),
+    'distant_roll': Variant(lambda rng, fs: _thunder(rng, fs, False), (75.0, 95.0), 'leq',
+                            sustained=True),
+})
+FAMILIES = (FAMILY_THUDS, FAMILY_WIND, FAMILY_THUNDER)
