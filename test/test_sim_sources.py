@@ -208,6 +208,22 @@ def test_thunder_rolls_for_seconds_and_only_a_close_strike_cracks():
         assert far.level_type == 'leq'
 
 
+@pytest.mark.parametrize('variant, period', [('locator_tick', (0.85, 1.25)),
+                                             ('rapid_tick', (0.07, 0.14))])
+def test_crossing_signal_ticks_are_short_and_periodic(variant, period):
+    from scipy.signal import find_peaks
+
+    for seed in range(3):
+        s = synthesize('crossing_signal', np.random.default_rng(seed), variant=variant)
+        _, env = _low_share_and_env_db(s.samples[s.onset_index:])
+        ticks, _ = find_peaks(env, prominence=10.0, distance=5)
+        gaps = np.diff(ticks) / 100.0
+        assert len(ticks) >= 3
+        assert period[0] <= np.median(gaps) <= period[1] and np.std(gaps) < 0.02
+        loud_s = np.count_nonzero(env > env.max() - 20) / 100.0
+        assert loud_s / len(ticks) < 0.08                  # each tick is short
+
+
 def _bandwidth_hz(x: np.ndarray, fs: int = 16000) -> float:
     p = np.abs(np.fft.rfft(x)) ** 2
     f = np.fft.rfftfreq(len(x), 1 / fs)

@@ -1,4 +1,4 @@
-"""Tonal hard negatives: street music, church bells and car alarms."""
+"""Tonal hard negatives: street music, church bells, car alarms and crossing signals."""
 from __future__ import annotations
 
 import numpy as np
@@ -100,6 +100,39 @@ def _alarm(rng: np.random.Generator, fs: int) -> tuple[np.ndarray, int]:
     return out, pre
 
 
+def _crossing(rng: np.random.Generator, fs: int, mode: str) -> tuple[np.ndarray, int]:
+    """An accessible pedestrian signal: the same tick or pip, again and again, from a box.
+
+    The locator tick (about one a second) and the walk phase's rapid ticks (8-12 a second)
+    run at every signalled crossing, right beside a pole-mounted microphone; a tick is a
+    sharp transient like a shot's onset, only small, identical and periodic.
+    """
+    pre = pre_roll(fs)
+    dur = rng.uniform(4.0, 10.0)
+    n = pre + int(dur * fs)
+    period = {'locator_tick': rng.uniform(0.9, 1.2), 'rapid_tick': rng.uniform(0.08, 0.13),
+              'pip': rng.uniform(0.5, 1.2)}[mode]
+    if mode == 'pip':
+        m = int(rng.uniform(0.03, 0.12) * fs)
+        grain = harmonic(np.full(m, rng.uniform(1000, 4000)), fs, tilt_db=rng.uniform(6, 18),
+                         max_harm=4, rng=rng) * ramp_env(m, fs, 0.003, 0.01)
+    else:
+        m = int(0.06 * fs)
+        k = int(rng.integers(2, 5))
+        grain = modes(m, fs, rng.uniform(600, 3500, k), rng.uniform(0.004, 0.03, k),
+                      rng.uniform(0.3, 1.0, k), rng)
+        grain /= np.max(np.abs(grain)) + 1e-12
+        hit = band_noise(rng, int(0.004 * fs), fs, 300, 6000, order=2)
+        grain[:hit.size] += hit / (np.max(np.abs(hit)) + 1e-12) * rng.uniform(0.2, 1.0)
+    grain = grain / (np.max(np.abs(grain)) + 1e-12)
+    x = np.zeros(n)
+    t = 0.0
+    while t < dur - 0.1:
+        add_at(x, grain * rng.uniform(0.9, 1.0), pre + int(t * fs))
+        t += period * rng.uniform(0.995, 1.005)
+    return x, pre
+
+
 FAMILY_MUSIC = Family('music', 0, {
     s: Variant(lambda rng, fs, ss=s: _music(rng, fs, ss), (80.0, 100.0), 'leq', sustained=True)
     for s in ('car_stereo', 'busker_guitar', 'accordion')})
@@ -109,4 +142,7 @@ FAMILY_BELL = Family('church_bell', 0, {
 })
 FAMILY_ALARM = Family('car_alarm', 0, {
     'cycling': Variant(_alarm, (100.0, 115.0), 'leq', sustained=True)})
-FAMILIES = (FAMILY_MUSIC, FAMILY_BELL, FAMILY_ALARM)
+FAMILY_CROSSING = Family('crossing_signal', 0, {
+    m: Variant(lambda rng, fs, mm=m: _crossing(rng, fs, mm), (70.0, 90.0))
+    for m in ('locator_tick', 'rapid_tick', 'pip')})
+FAMILIES = (FAMILY_MUSIC, FAMILY_BELL, FAMILY_ALARM, FAMILY_CROSSING)
