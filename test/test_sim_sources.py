@@ -224,6 +224,21 @@ def test_crossing_signal_ticks_are_short_and_periodic(variant, period):
         assert loud_s / len(ticks) < 0.08                  # each tick is short
 
 
+def test_a_collision_crumple_swells_and_sits_lower_than_a_strike_on_metal():
+    fs = 16000
+
+    def attack_and_centroid(variant, seed):
+        s = synthesize('crash', np.random.default_rng(seed), variant=variant)
+        x = s.samples[s.onset_index:s.onset_index + fs]
+        _, env = _low_share_and_env_db(x)
+        return np.argmax(env) / 100.0, _centroid_hz(x)
+
+    crumple = np.array([attack_and_centroid('collision_crumple', k) for k in range(6)])
+    strike = np.array([attack_and_centroid('metal_impact', k) for k in range(6)])
+    assert np.median(crumple[:, 0]) >= 0.03 > np.median(strike[:, 0])
+    assert np.median(crumple[:, 1]) < 0.8 * np.median(strike[:, 1])
+
+
 def _bandwidth_hz(x: np.ndarray, fs: int = 16000) -> float:
     p = np.abs(np.fft.rfft(x)) ** 2
     f = np.fft.rfftfreq(len(x), 1 / fs)
