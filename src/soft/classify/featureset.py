@@ -36,7 +36,7 @@ class Recipe:
     real_crops_per_clip: int = 6
     real_min_windows_per_label: int = 100
     real_mixed_probability: float = 0.7
-    real_snr_db: tuple[float, float] = (0.0, 25.0)
+    real_snr_db: tuple[float, float] = (-6.0, 25.0)
     real_clean_level_db: tuple[float, float] = (60.0, 100.0)
     background_pool_s: float = 300.0
     sustained_mid_probability: float = 0.4
