@@ -286,10 +286,12 @@ def render_evaluation(ev: dict) -> list[str]:
                 f'{_f(pa.get("false_alert_rate"))} of {pa.get("other_clips")}.']
     eb = ev.get('event_based') or {}
     if eb.get('per_ebr'):
-        out += ['', f'Event based (sed_eval definitions, onset collar 0.5 s) on '
-                f'{eb.get("mixtures_per_ebr")} × 30 s mixtures per event-to-background ratio '
-                f'built from held-out real events and {eb.get("real_backgrounds", "?")} real '
-                'background clips. Targets: ER ≤ 0.20, F1 ≥ 0.90.', '',
+        out += ['', f'Event based on {eb.get("mixtures_per_ebr")} × 30 s mixtures per '
+                f'event-to-background ratio built from held-out real events, '
+                f'{eb.get("with_event", "?")} of them with an event and '
+                f'{eb.get("real_backgrounds", "?")} over real ambience recordings (the rest '
+                f'over generated traffic). Scoring: {eb.get("definition", "sed_eval")}. '
+                'Targets: ER ≤ 0.20, F1 ≥ 0.90.', '',
                 '| EBR | ER | F1 | precision | recall | S | D | I | events |',
                 '|---|---|---|---|---|---|---|---|---|']
         for ebr, r in eb['per_ebr'].items():
