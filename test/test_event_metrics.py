@@ -111,3 +111,33 @@ def test_clip_metrics_carry_intervals_around_the_point_figures():
     for key, point in (('recall_ci95', g['recall']), ('precision_ci95', g['precision'])):
         lo, hi = g[key]
         assert lo < point < hi
+
+
+def test_error_rate_interval_brackets_the_figure_and_narrows_with_more_recordings():
+    def metrics(copies):
+        m = EventBasedMetrics()
+        for _ in range(copies):
+            m.add([ev(5.0, 'gunshot')], [ev(5.1, 'gunshot')])                  # correct
+            m.add([ev(5.0, 'gunshot')], [])                                     # deletion
+            m.add([], [ev(9.0, 'siren')])                                       # insertion
+            m.add([ev(3.0, 'scream')], [ev(3.2, 'siren'), ev(20.0, 'siren')])   # S + I
+        return m.results()['overall']
+
+    few, many = metrics(5), metrics(80)
+    assert few['error_rate'] == many['error_rate'] == pytest.approx(4 / 3)
+    for o in (few, many):
+        lo, hi = o['error_rate_ci95']
+        assert lo < o['error_rate'] < hi
+        lo, hi = o['f1_ci95']
+        assert lo < o['f1'] < hi
+    width = [o['error_rate_ci95'][1] - o['error_rate_ci95'][0] for o in (few, many)]
+    assert width[1] < width[0] / 2.5                       # ~ 1/sqrt(16) as wide
+    assert metrics(5)['error_rate_ci95'] == few['error_rate_ci95']   # seeded: reproducible
+
+
+def test_bootstrap_interval_is_undefined_without_recordings():
+    from soft.evaluation.intervals import bootstrap
+
+    assert all(math.isnan(v) for v in bootstrap(lambda c: c[:, 0], []))
+    o = EventBasedMetrics().results()['overall']
+    assert all(math.isnan(v) for v in o['error_rate_ci95'])

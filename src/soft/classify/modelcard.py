@@ -296,7 +296,8 @@ def render_evaluation(ev: dict) -> list[str]:
                 '|---|---|---|---|---|---|---|---|---|']
         for ebr, r in eb['per_ebr'].items():
             o = r['overall']
-            out.append(f'| {ebr} dB | {_f(o["error_rate"])} | {_f(o["f1"])} | '
+            out.append(f'| {ebr} dB | {_f(o["error_rate"])} {_ci(o.get("error_rate_ci95"))} | '
+                       f'{_f(o["f1"])} {_ci(o.get("f1_ci95"))} | '
                        f'{_f(o["precision"])} | {_f(o["recall"])} | {o["substitutions"]} | '
                        f'{o["deletions"]} | {o["insertions"]} | {o["n_ref"]} |')
     fa = ev.get('false_alarms') or {}

@@ -370,11 +370,12 @@ def format_report(r: dict) -> str:
     if 'per_ebr' in e:
         lines.append(f'Event based on {e["mixtures_per_ebr"]} x 30 s mixtures per EBR '
                      f'({e["with_event"]} with an event; onset collar {DCASE_COLLAR_S} s)')
-        lines.append(f'{"EBR dB":<8}{"ER":>7}{"F1":>7}{"P":>7}{"R":>7}{"S":>5}{"D":>5}'
-                     f'{"I":>5}{"Nref":>6}')
+        lines.append(f'{"EBR dB":<8}{"ER":>7}{"ER 95% CI":>14}{"F1":>7}{"F1 95% CI":>14}'
+                     f'{"P":>7}{"R":>7}{"S":>5}{"D":>5}{"I":>5}{"Nref":>6}')
         for ebr, res in e['per_ebr'].items():
             o = res['overall']
-            lines.append(f'{ebr:<8}{_f(o["error_rate"]):>7}{_f(o["f1"]):>7}'
+            lines.append(f'{ebr:<8}{_f(o["error_rate"]):>7}{_ci(o.get("error_rate_ci95")):>14}'
+                         f'{_f(o["f1"]):>7}{_ci(o.get("f1_ci95")):>14}'
                          f'{_f(o["precision"]):>7}{_f(o["recall"]):>7}{o["substitutions"]:>5}'
                          f'{o["deletions"]:>5}{o["insertions"]:>5}{o["n_ref"]:>6}')
         lines.append('per class, all EBRs (F1 / ER): ' + ', '.join(

@@ -30,6 +30,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from soft.evaluation.intervals import bootstrap
+
 DCASE_COLLAR_S = 0.5
 
 
@@ -81,6 +83,8 @@ class EventBasedMetrics:
     substitutions: int = 0
     class_wise: dict[str, _Counts] = field(default_factory=dict)
     recordings: int = 0
+    # n_ref, n_sys, n_tp, substitutions of each recording, for the bootstrap intervals
+    per_recording: list[tuple[int, int, int, int]] = field(default_factory=list)
 
     def add(self, reference: Sequence[Event], estimated: Sequence[Event]) -> None:
         """Score one recording's estimated events against its reference events."""
@@ -97,6 +101,7 @@ class EventBasedMetrics:
         self.overall.n_sys += len(est)
         self.overall.n_tp += len(correct)
         self.substitutions += len(subs)
+        self.per_recording.append((len(ref), len(est), len(correct), len(subs)))
         for e in ref:
             self.class_wise.setdefault(e.label, _Counts()).n_ref += 1
         for e in est:
@@ -118,6 +123,12 @@ class EventBasedMetrics:
             'error_rate': _ratio(s + d + i, o.n_ref),
             'substitution_rate': _ratio(s, o.n_ref), 'deletion_rate': _ratio(d, o.n_ref),
             'insertion_rate': _ratio(i, o.n_ref),
+            # recordings resampled: how much the figures depend on the mixtures drawn
+            'error_rate_ci95': list(bootstrap(
+                lambda c: (c[:, 0] + c[:, 1] - 2 * c[:, 2] - c[:, 3]) / c[:, 0],
+                np.array(self.per_recording))),
+            'f1_ci95': list(bootstrap(lambda c: 2 * c[:, 2] / (c[:, 0] + c[:, 1]),
+                                      np.array(self.per_recording))),
         }
         classes = {}
         for label in sorted(self.class_wise):
