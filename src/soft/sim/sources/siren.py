@@ -11,16 +11,16 @@ from .dsp import add_at, harmonic, pre_roll, ramp_env, smooth_random
 def _sweep_range(rng: np.random.Generator) -> tuple[float, float]:
     """Low and high pitch of an electronic sweep.
 
-    Published tone generators span about 300-800 Hz at the bottom and 1.0-1.8 kHz at the
+    Published tone generators span about 400-800 Hz at the bottom and 1.0-1.9 kHz at the
     top; a sweep covers at least 1.4x.
     """
-    lo = rng.uniform(300, 800)
-    return lo, max(lo * 1.4, rng.uniform(1000, 1800))
+    lo = rng.uniform(400, 800)
+    return lo, max(lo * 1.4, rng.uniform(1000, 1900))
 
 
 def _mechanical(rng: np.random.Generator, t: np.ndarray) -> np.ndarray:
     """A rotor siren's pitch: it winds up from 100-300 Hz, holds, coasts down, winds again."""
-    f_lo, f_hi = rng.uniform(100, 300), rng.uniform(600, 1300)
+    f_lo, f_hi = rng.uniform(100, 300), rng.uniform(700, 1400)
     up = rng.uniform(0.4, 1.5)
     wind_s, coast_s = 3.0 * up, rng.uniform(1.0, 4.0)
     cycle = wind_s + coast_s
