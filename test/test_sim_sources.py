@@ -76,30 +76,6 @@ def test_gunshot_is_sharper_and_shorter_than_explosion():
     assert e.duration_s > 10 * g.duration_s
 
 
-def _pitch_track_hz(x: np.ndarray, fs: int = 16000, hop_s: float = 0.05) -> np.ndarray:
-    n, hop = 2048, int(hop_s * fs)
-    f = np.fft.rfftfreq(n, 1 / fs)
-    band = (f > 80) & (f < 2500)
-    return np.array([f[band][np.argmax(np.abs(np.fft.rfft(x[i:i + n] * np.hanning(n)))[band])]
-                     for i in range(0, len(x) - n, hop)])
-
-
-def test_mechanical_siren_winds_up_from_a_growl():
-    for seed in range(3):
-        s = synthesize('siren', np.random.default_rng(seed), variant='mechanical')
-        f0 = _pitch_track_hz(s.samples[s.onset_index:])
-        lo, hi = np.percentile(f0, 5), np.percentile(f0, 95)
-        assert lo < 400 and hi > 550, (seed, lo, hi)
-
-
-def test_two_tone_siren_alternates_two_pitches_a_step_apart():
-    for seed in range(3):
-        s = synthesize('siren', np.random.default_rng(seed), variant='hi_lo')
-        f0 = _pitch_track_hz(s.samples[s.onset_index:])
-        lo, hi = np.percentile(f0, 20), np.percentile(f0, 80)
-        assert 1.08 < hi / lo < 1.5, (seed, lo, hi)
-
-
 def test_other_sample_rates_and_level_override():
     s = synthesize('siren', np.random.default_rng(0), sample_rate=48000, variant='wail',
                    level_db=112.0)
