@@ -7,6 +7,7 @@ onnxruntime agrees with the torch model rebuilt from the run's checkpoint.
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 
 import numpy as np
@@ -420,3 +421,71 @@ def test_feature_fingerprint_follows_only_the_named_functions(tmp_path, monkeypa
     assert source_fingerprint(['fp_probe_mod:shapes']) != narrow   # the feature changed
     with pytest.raises(ValueError, match="no 'gone'"):
         source_fingerprint(['fp_probe_mod:gone'])
+
+
+def test_teacher_targets_average_the_teachers_and_check_their_features(tmp_path):
+    from onnx_fixtures import make_test_model
+
+    from soft.audio.features import FeatureConfig
+    from soft.classify.inference import Classifier, ModelError
+    from soft.classify.train import _teacher_targets
+
+    cfg = FeatureConfig()
+    bias_a = np.zeros(taxonomy.NUM_CLASSES, np.float32)
+    bias_a[1] = 3.0
+    bias_b = np.zeros(taxonomy.NUM_CLASSES, np.float32)
+    bias_b[5] = 2.0
+    a = make_test_model(tmp_path / 'a.onnx', cfg, bias=bias_a, version='teacher-a')
+    b = make_test_model(tmp_path / 'b.onnx', cfg, bias=bias_b, version='teacher-b')
+    x = np.random.default_rng(0).normal(-8, 3, (1500, cfg.n_mels, cfg.window_frames))
+    soft, who = _teacher_targets([a, b], x.astype(np.float16), cfg, 1, batch=512)
+    want = (Classifier(a).predict(x[:3]) + Classifier(b).predict(x[:3])) / 2
+    assert soft.shape == (1500, taxonomy.NUM_CLASSES)
+    np.testing.assert_allclose(soft[:3], want, atol=1e-3)
+    np.testing.assert_allclose(soft.sum(1), 1.0, atol=1e-5)
+    assert [t['version'] for t in who] == ['teacher-a', 'teacher-b']
+    assert who[0]['sha256'] == Classifier(a).sha256
+    other = make_test_model(tmp_path / 'c.onnx', cfg, metadata={'soft.feature.n_mels': '40'})
+    with pytest.raises(ModelError, match='n_mels'):
+        _teacher_targets([a, other], x[:4], cfg, 1)
+
+
+def test_distilled_loss_blends_labels_and_soft_targets():
+    torch = pytest.importorskip('torch')
+    from soft.classify.train import _distilled
+
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    y = torch.tensor([0, 2])
+    ce = torch.nn.functional.cross_entropy(logits, y, reduction='none')
+    assert torch.equal(_distilled(ce, logits, None, 0.7), ce)
+    one_hot = torch.nn.functional.one_hot(y, 3).float()
+    assert torch.allclose(_distilled(ce, logits, one_hot, 1.0), ce)     # soft = hard labels
+    teacher = torch.tensor([[0.2, 0.8, 0.0], [0.0, 1.0, 0.0]])
+    mixed = _distilled(ce, logits, teacher, 0.25)
+    to_teacher = -(teacher * torch.log_softmax(logits, 1)).sum(1)
+    assert torch.allclose(mixed, 0.75 * ce + 0.25 * to_teacher)
+
+
+def test_a_distillation_run_records_its_teachers_and_rejects_a_bad_weight(tmp_path, capsys):
+    pytest.importorskip('torch')
+    from onnx_fixtures import make_test_model
+
+    from soft.audio.features import FeatureConfig
+    from soft.classify.train import main
+
+    teacher = make_test_model(tmp_path / 't.onnx', FeatureConfig(), version='teacher-1')
+    run = tmp_path / 'run'
+    rc = main(['--no-real', '--scale', '0.012', '--epochs', '1', '--fa-minutes', '0.2',
+               '--no-cache', '--quiet', '--out', str(tmp_path / 'student.onnx'),
+               '--run-dir', str(run), '--channels', '8,8,16,16', '--teacher', str(teacher),
+               '--teacher-weight', '0.3'])
+    assert rc == 0
+    report = json.loads((run / 'report.json').read_text())
+    assert [t['version'] for t in report['teachers']] == ['teacher-1']
+    assert report['teacher_weight'] == 0.3
+    with pytest.raises(SystemExit) as e:
+        main(['--teacher', str(teacher), '--teacher-weight', '1.5'])
+    assert e.value.code == 2 and '--teacher-weight 1.5' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(['--teacher', str(tmp_path / 'none.onnx')])
+    assert e.value.code == 2 and 'none.onnx: no such file' in capsys.readouterr().err

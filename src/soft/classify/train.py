@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--init-from', type=Path, default=None,
                    help='start from the weights (and band statistics) of this checkpoint '
                    'instead of a fresh model: fine-tuning a shipped model on new data')
+    p.add_argument('--teacher', type=Path, action='append', default=None,
+                   help='ONNX model whose probabilities on each training window become soft '
+                   'targets (knowledge distillation); repeat it for an ensemble, whose '
+                   'averaged judgement one model of the usual cost then learns')
+    p.add_argument('--teacher-weight', type=float, default=0.5,
+                   help='share of the loss given to the teachers\' soft targets (0-1); the '
+                   'rest stays on the labels')
     p.add_argument('--version', default=None, help='model version string')
     p.add_argument('--date', default=None, help='training date for the metadata (YYYY-MM-DD)')
     p.add_argument('--model-card', type=Path, default=None,
@@ -123,6 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f'--epochs {args.epochs}: must be >= 0')
     if args.epochs == 0 and args.init_from is None:
         parser.error('--epochs 0 re-calibrates a trained model: it needs --init-from')
+    if not 0.0 <= args.teacher_weight <= 1.0:
+        parser.error(f'--teacher-weight {args.teacher_weight}: must be within 0-1')
+    for path in args.teacher or []:
+        if not path.is_file():
+            parser.error(f'--teacher {path}: no such file')
     try:
         train(args)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
@@ -422,6 +434,36 @@ def _augment(xb, rng: np.random.Generator, background: np.ndarray | None = None,
     return xb
 
 
+def _teacher_targets(paths: Sequence[Path], x: np.ndarray, fcfg, threads: int,
+                     batch: int = 1024) -> tuple[np.ndarray, list[dict]]:
+    """The teachers' averaged probabilities on every training window, and who they are.
+
+    Computed once on the windows as stored, not per augmented batch: the augmentations
+    (level, masks, extra background) keep a window's class, and one pass of a few ONNX
+    models over the set costs a minute where a pass per batch would double training time.
+    A teacher must use the same features (its metadata is checked).
+    """
+    from soft.classify.inference import Classifier
+
+    teachers = [Classifier(p, expected=fcfg, threads=threads) for p in paths]
+    out = np.zeros((len(x), taxonomy.NUM_CLASSES), dtype=np.float32)
+    for i in range(0, len(x), batch):
+        xb = x[i:i + batch].astype(np.float32)
+        out[i:i + batch] = np.mean([t.predict(xb) for t in teachers], axis=0)
+    return out, [{'path': str(t.path), 'version': t.version, 'sha256': t.sha256}
+                 for t in teachers]
+
+
+def _distilled(label_loss, logits, soft_targets, weight: float):
+    """Per-window loss: the label loss blended with cross-entropy to the teachers' targets."""
+    import torch
+
+    if soft_targets is None:
+        return label_loss
+    soft = -(soft_targets * torch.log_softmax(logits, dim=1)).sum(dim=1)
+    return (1.0 - weight) * label_loss + weight * soft
+
+
 def _evaluate(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray) -> dict:
     from soft.classify.calibrate import confusion, decide, per_class
 
@@ -477,6 +519,12 @@ def train(args: argparse.Namespace) -> dict:
     sample_w = torch.from_numpy(np.where(tr.origin == 'hardneg', args.hard_negative_weight,
                                          sample_w).astype(np.float32))
     bg_feats = tr.x[tr.origin == 'background']
+    soft_targets, teachers = None, []
+    if args.teacher:
+        soft_targets, teachers = _teacher_targets(args.teacher, tr.x, fcfg, args.threads)
+        prog.log(f'soft targets from {len(teachers)} teacher(s): '
+                 f'{", ".join(t["version"] for t in teachers)}; weight {args.teacher_weight}')
+        soft_targets = torch.from_numpy(soft_targets)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
     steps_per_epoch = -(-len(tr) // args.batch_size)
     # no schedule for a calibration-only run (--epochs 0): the loop below does not run
@@ -512,7 +560,11 @@ def train(args: argparse.Namespace) -> dict:
             xb = _augment(xb, rng, bg_feats)
             opt.zero_grad()
             wb = sample_w[idx]
-            loss = (loss_fn(model(xb), yt[idx]) * wb).sum() / wb.sum()
+            logits = model(xb)
+            per = _distilled(loss_fn(logits, yt[idx]), logits,
+                             None if soft_targets is None else soft_targets[idx],
+                             args.teacher_weight)
+            loss = (per * wb).sum() / wb.sum()
             loss.backward()
             opt.step()
             sched.step()
@@ -589,6 +641,7 @@ def train(args: argparse.Namespace) -> dict:
         'temperature': temperature, 'thresholds': thresholds.tolist(),
         'threshold_choice': [asdict(c) for c in choices],
         'history': history, 'results': results, 'seconds': prog.elapsed(),
+        'teachers': teachers, 'teacher_weight': args.teacher_weight if teachers else 0.0,
         'command': 'soft train ' + ' '.join(getattr(args, 'argv', []) or []),
         'train_windows': dict(Counter(tr.origin.tolist())),
         'train_per_class': np.bincount(tr.y, minlength=taxonomy.NUM_CLASSES).tolist(),
