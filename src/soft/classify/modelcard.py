@@ -102,7 +102,8 @@ def render_model_card(report: dict, system: dict | None = None,
         '`soft.sim.propagation` over 5–200 m (log-uniform; air absorption, ground reflection, '
         '20 % behind a corner). Each rendered source is mixed 3 times into `soft.sim.background` '
         'urban background (each mixture its own background, SNR, window position, microphone) '
-        'at −3…+24 dB SNR **as the simulator\'s ground truth defines it** (loudest 25 ms of the '
+        f'at {_rng((recipe.get("mix") or {}).get("snr_db"))} dB SNR **as the simulator\'s '
+        'ground truth defines it** (loudest 25 ms of the '
         'sound over the background mean, both band-passed to 150–7000 Hz), random microphone '
         'sensitivity (−46…−30 dBFS for 94 dB SPL), 5 % forced clipping. 60 % of windows start '
         'where the detector starts them (0.095–0.115 s before the onset), the rest 0.02–0.3 s '
@@ -129,8 +130,9 @@ def render_model_card(report: dict, system: dict | None = None,
         'Split by source recording (ESC and named clips by Freesound id, SESA by blocks of '
         'ten consecutive numbers since SESA names carry no source id), 25 % of each label '
         'held out; labels with a single source are held out entirely. '
-        f'{_calib_text(report)}Training crops put the loudest onsets in the window; 70 % are '
-        'mixed into background at 0…25 dB SNR; with speed, pitch, microphone and (rarely) '
+        f'{_calib_text(report)}Training crops put the loudest onsets in the window; '
+        f'{_pct(recipe.get("real_mixed_probability"))} are mixed into background at '
+        f'{_rng(recipe.get("real_snr_db"))} dB SNR; with speed, pitch, microphone and (rarely) '
         'reverberation augmentation; a real window weighs '
         f'{args.get("real_weight", "?")} generated ones in the loss'
         + (' (last stage; see each stage\'s command)' if report.get('stages') else '') + '.', '',
@@ -155,6 +157,14 @@ def render_model_card(report: dict, system: dict | None = None,
                 'stage\'s final checkpoint (`--init-from`, weights and per-band statistics); a '
                 'stage of 0 epochs keeps the weights and only re-fits temperature and '
                 'thresholds.' + (f' {lines}.' if lines else ''), '']
+    if report.get('teachers'):
+        out += [f'**Distilled** (`--teacher`, weight {report.get("teacher_weight")}): the loss '
+                'blends the labels with cross-entropy to the averaged probabilities of '
+                + ', '.join(f'`{t["version"]}` (SHA-256 `{t["sha256"][:16]}…`)'
+                            for t in report['teachers'])
+                + ' on each training window, so this one model learns what their ensemble '
+                'knows at one model\'s cost. The teachers never saw the held-out clips '
+                '(same split).', '']
     out += [
         'Training: AdamW, one-cycle (cosine) schedule, label smoothing 0.05, square-root class '
         'weights, feature-space augmentation (±3 dB gain, another background window added in '
@@ -182,7 +192,7 @@ def render_model_card(report: dict, system: dict | None = None,
     for key, title in (('real', 'Held-out REAL clips, as recorded (one crop per clip at its '
                                 'loudest onset)'),
                        ('real_mixed', 'Held-out REAL clips mixed into generated street '
-                                      'background (0–25 dB SNR)'),
+                                      f'background ({_rng(recipe.get("real_snr_db"))} dB SNR)'),
                        ('generated', 'Generated validation windows (held-out seeds)')):
         if key not in res:
             continue
