@@ -252,7 +252,7 @@ def render_model_card(report: dict, system: dict | None = None,
 
 
 def _rng(v) -> str:
-    return f'{v[0]}–{v[1]}' if isinstance(v, (list, tuple)) and len(v) == 2 else '?'
+    return f'{v[0]:g}–{v[1]:g}' if isinstance(v, (list, tuple)) and len(v) == 2 else '?'
 
 
 def _pct(v) -> str:
