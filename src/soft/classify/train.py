@@ -16,11 +16,14 @@ import zlib
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from soft.classify import taxonomy
+
+if TYPE_CHECKING:
+    from soft.audio.features import FeatureConfig
 
 DEFAULT_OUT = Path('models/soft_classifier.onnx')
 DEFAULT_RUN = Path('runs/train')
@@ -434,7 +437,7 @@ def _augment(xb, rng: np.random.Generator, background: np.ndarray | None = None,
     return xb
 
 
-def _teacher_targets(paths: Sequence[Path], x: np.ndarray, fcfg, threads: int,
+def _teacher_targets(paths: Sequence[Path], x: np.ndarray, fcfg: 'FeatureConfig', threads: int,
                      batch: int = 1024) -> tuple[np.ndarray, list[dict]]:
     """The teachers' averaged probabilities on every training window, and who they are.
 

@@ -269,9 +269,8 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log) -> dict:
         'real_backgrounds': sum(bool(r.ambient) for r in recipes),
         'detections': detections,
         'per_ebr': {f'{e:+g}': merged[e].results() for e in mx.EBRS_DB},
-        'per_ebr_unmerged': {f'{e:+g}': {k: raw[e].results()['overall'][k]
-                                         for k in ('error_rate', 'f1', 'insertions')}
-                             for e in mx.EBRS_DB},
+        'per_ebr_unmerged': {f'{e:+g}': {k: o[k] for k in ('error_rate', 'f1', 'insertions')}
+                             for e in mx.EBRS_DB for o in (raw[e].results()['overall'],)},
         'all_ebrs': both.results(),
     })
     return section
