@@ -171,6 +171,33 @@ def test_each_class_can_have_its_own_false_alarm_budget():
     assert same[12].threshold > 0.6
 
 
+def test_precision_target_may_not_collapse_a_class_recall():
+    # a fifth of class 1 is sure (0.95), the rest spreads over 0.5-0.85, where 80 class-2
+    # windows are confused with it: 0.90 precision needs a threshold near 0.83, where only
+    # about a quarter of class 1 is left
+    n = 13
+    labels = np.repeat([0, 1, 2], [300, 200, 200])
+    probs = np.zeros((len(labels), n))
+    p1 = np.r_[np.full(40, 0.95), np.linspace(0.5, 0.85, 160)]
+    q = np.r_[np.linspace(0.5, 0.85, 80), np.zeros(120)]
+    probs[labels == 0, 0] = 1.0
+    probs[labels == 1, 1], probs[labels == 1, 0] = p1, 1 - p1
+    probs[labels == 2, 1] = q
+    probs[labels == 2, 2] = np.where(q > 0, 1 - q, 0.9)
+    probs[labels == 2, 0] = np.where(q > 0, 0.0, 0.1)
+    kw = dict(target_precision=0.9, max_fa_per_hour=5.0, ceiling=0.95)
+    free = choose_thresholds(probs, labels, n, **kw)
+    guarded = choose_thresholds(probs, labels, n, keep_recall=0.8, **kw)
+    assert free[1].met_target and free[1].recall < 0.3
+    # the best F1 (0.83) is at the floor, recall 1.0: the guard keeps at least 0.8 of it
+    assert 0.8 <= guarded[1].recall < 0.9 and guarded[1].precision < 0.9
+    assert not guarded[1].met_target and guarded[1].threshold < free[1].threshold
+    # a class that meets the target without losing recall is not touched
+    assert guarded[2].threshold == free[2].threshold and guarded[2].met_target
+    with pytest.raises(ValueError, match='keep_recall'):
+        choose_thresholds(probs, labels, n, keep_recall=1.5, **kw)
+
+
 def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
     torch = pytest.importorskip('torch')
     pytest.importorskip('onnx')

@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--max-threshold', type=float, default=0.9,
                    help='no class threshold above this (0.98 cost the district a third of '
                    'its alerts for a halving of real false alarms)')
+    p.add_argument('--keep-recall', type=float, default=0.8,
+                   help='a threshold chasing --target-precision may not cut a class\'s '
+                   'generated-validation recall below this share of its recall at the best-F1 '
+                   'threshold (0 turns the guard off: soft-cnn-1.5.2\'s gunshot kept 0.30)')
     p.add_argument('--real-weight', type=float, default=5.0,
                    help='loss weight of real-recording windows relative to generated ones')
     p.add_argument('--hard-negative-weight', type=float, default=2.0,
@@ -133,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f'--epochs {args.epochs}: must be >= 0')
     if args.epochs == 0 and args.init_from is None:
         parser.error('--epochs 0 re-calibrates a trained model: it needs --init-from')
+    if not 0.0 <= args.keep_recall <= 1.0:
+        parser.error(f'--keep-recall {args.keep_recall}: must be within 0-1')
     if not 0.0 <= args.teacher_weight <= 1.0:
         parser.error(f'--teacher-weight {args.teacher_weight}: must be within 0-1')
     for path in args.teacher or []:
@@ -600,7 +606,7 @@ def train(args: argparse.Namespace) -> dict:
     choices = choose_thresholds(probs[calib], va.y[calib], taxonomy.NUM_CLASSES,
                                 fa_probs, fa_hours, args.target_precision,
                                 budgets, ceiling=args.max_threshold,
-                                extra_backgrounds=extra)
+                                extra_backgrounds=extra, keep_recall=args.keep_recall)
     thresholds = np.array([c.threshold for c in choices])
     prog.log(f'temperature {temperature:.3f}; thresholds {np.round(thresholds, 2).tolist()}')
 
