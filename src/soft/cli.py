@@ -1,4 +1,4 @@
-"""The `soft` command line: demo, simulate, run, train, evaluate.
+"""The `soft` command line: demo, simulate, run, train, evaluate, compare.
 
 Every sub-command has --help. Errors in inputs (site, scenario, audio, model) are printed as
 one clear line naming the file and field, with exit code 2, never a traceback.
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('evaluate', help='evaluate a model on a folder of labelled recordings',
                        add_help=False)
     p.add_argument('args', nargs=argparse.REMAINDER)
+    p = sub.add_parser('compare', help='paired comparison of two soft evaluate reports',
+                       add_help=False)
+    p.add_argument('args', nargs=argparse.REMAINDER)
     return parser
 
 
@@ -84,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from soft.evaluation.evaluate import main as evaluate_main
 
         return int(evaluate_main(argv[1:]) or 0)
+    if argv[:1] == ['compare']:
+        from soft.evaluation.paired import main as compare_main
+
+        return int(compare_main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     from soft.configio import ConfigError
 

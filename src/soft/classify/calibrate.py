@@ -3,8 +3,9 @@
 A confidence in an AcousticEvent must mean something to the alert policy, so the exported
 probabilities are temperature-scaled (Guo et al. 2017), and each class gets the lowest
 threshold that keeps its precision (and its false alarms on long background streams) within
-budget, as long as that does not throw away most of what the class can find. The decision rule that goes with these thresholds: a window is class ``c`` when ``c``
-is the argmax and ``p[c] >= threshold[c]``; otherwise it is background.
+budget, as long as that does not throw away most of what the class can find. The decision
+rule that goes with these thresholds: a window is class ``c`` when ``c`` is the argmax and
+``p[c] >= threshold[c]``; otherwise it is background.
 """
 from __future__ import annotations
 

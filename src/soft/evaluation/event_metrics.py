@@ -147,7 +147,10 @@ class EventBasedMetrics:
             'error_rate': _mean(v['error_rate'] for v in with_ref),
         }
         return {'collar_s': self.collar_s, 'onset_only': True, 'recordings': self.recordings,
-                'overall': overall, 'class_wise': classes, 'class_wise_average': average}
+                'overall': overall, 'class_wise': classes, 'class_wise_average': average,
+                # n_ref, n_sys, n_tp, substitutions per recording: lets two models scored
+                # on the same recordings be compared pairwise (soft compare)
+                'per_recording': [list(r) for r in self.per_recording]}
 
 
 def _mean(values: Iterable[float]) -> float:

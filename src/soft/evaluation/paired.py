@@ -1,0 +1,238 @@
+"""``soft compare BASE.json CANDIDATE.json``: is a retrained model better, or just different?
+
+Two models evaluated on the same clips and mixtures differ on a few of them, and the
+held-out set is small: 186 real clips, on which two training runs of one recipe flip 10-20
+clips. Comparing each model's figures with its own interval throws away the pairing; the
+paired tests here keep it:
+
+- clip level: the clips one model gets right and the other wrong, with McNemar's exact
+  test (a two-sided binomial test on the discordant clips);
+- event based: the difference of error rates per EBR, with a paired bootstrap that
+  resamples the same mixtures for both models;
+- false alarms: the police events on the same real background, with the exact conditional
+  test for two Poisson counts over equal exposure.
+
+Both reports must come from ``soft evaluate`` on the same data with the same seed and
+number of mixtures; otherwise the pairing would be meaningless and the comparison refuses.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from soft.evaluation.intervals import format_ci
+
+
+class ComparisonError(ValueError):
+    """The two reports cannot be paired (different data, seed or mixtures)."""
+
+
+def _clip_key(path: str, root: str) -> str:
+    p, r = Path(path), Path(root)
+    for base in (r, r.resolve()):
+        try:
+            return p.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return p.as_posix()
+
+
+def _clips(report: dict, name: str) -> dict[str, tuple[int, int]]:
+    try:
+        rows = report['clip_level']['clips_detail']
+        root = report['data']['root']
+    except KeyError as exc:
+        raise ComparisonError(f'{name}: no {exc.args[0]!r} (not a soft evaluate report, or '
+                              'one written before clips_detail)') from None
+    return {_clip_key(r['path'], root): (int(r['true_id']), int(r['pred_id'])) for r in rows}
+
+
+def mcnemar_exact(fixed: int, broken: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts."""
+    n = fixed + broken
+    return 1.0 if n == 0 else float(stats.binomtest(fixed, n, 0.5).pvalue)
+
+
+def compare_clips(base: dict, cand: dict) -> dict:
+    """Clips fixed and broken by the candidate, overall and per true label."""
+    a, b = _clips(base, 'base'), _clips(cand, 'candidate')
+    if set(a) != set(b):
+        only = sorted(set(a) ^ set(b))
+        raise ComparisonError(f'clip_level.clips_detail: the reports list different clips '
+                              f'({len(only)} in one only, e.g. {only[0]})')
+    fixed, broken, changed = Counter(), Counter(), 0
+    for key, (t, pa) in a.items():
+        tb, pb = b[key]
+        if tb != t:
+            raise ComparisonError(f'clip_level.clips_detail: {key} is labelled {t} in base '
+                                  f'and {tb} in candidate')
+        if pa == t and pb != t:
+            broken[t] += 1
+        elif pa != t and pb == t:
+            fixed[t] += 1
+        elif pa != pb:
+            changed += 1
+    nf, nb = sum(fixed.values()), sum(broken.values())
+    return {'clips': len(a), 'fixed': nf, 'broken': nb, 'wrong_both_ways': changed,
+            'p_value': mcnemar_exact(nf, nb),
+            'fixed_per_true_class': {str(k): v for k, v in sorted(fixed.items())},
+            'broken_per_true_class': {str(k): v for k, v in sorted(broken.items())}}
+
+
+def _error_rate(c: np.ndarray) -> np.ndarray:
+    # columns n_ref, n_sys, n_tp, subs: S + D + I = n_ref + n_sys - 2 n_tp - S
+    return (c[..., 0] + c[..., 1] - 2 * c[..., 2] - c[..., 3]) / c[..., 0]
+
+
+def paired_error_rate(base_rows: Sequence[Sequence[int]], cand_rows: Sequence[Sequence[int]],
+                      resamples: int = 2000, seed: int = 0) -> dict:
+    """Difference of event error rates (candidate - base) with a paired bootstrap interval.
+
+    The same resampled recordings are scored for both models, so the mixture-to-mixture
+    variation they share cancels and only the models' difference is left.
+    """
+    a = np.asarray(base_rows, dtype=np.float64)
+    b = np.asarray(cand_rows, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 2 or a.shape[1] != 4:
+        raise ComparisonError(f'per_recording: shapes {a.shape} and {b.shape} do not pair')
+    if not np.array_equal(a[:, 0], b[:, 0]):
+        raise ComparisonError('per_recording: the reference events differ (not the same '
+                              'mixtures)')
+    diff = float(_error_rate(b.sum(0)) - _error_rate(a.sum(0)))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(len(a), size=(resamples, len(a)))
+    with np.errstate(divide='ignore', invalid='ignore'):
+        d = _error_rate(b[idx].sum(1)) - _error_rate(a[idx].sum(1))
+    d = d[np.isfinite(d)]
+    lo, hi = np.percentile(d, [2.5, 97.5]) if d.size else (math.nan, math.nan)
+    return {'base': float(_error_rate(a.sum(0))), 'candidate': float(_error_rate(b.sum(0))),
+            'difference': diff, 'difference_ci95': [float(lo), float(hi)],
+            'share_candidate_better': float(np.mean(d < 0)) if d.size else math.nan}
+
+
+def compare_events(base: dict, cand: dict) -> dict:
+    """Paired error-rate differences per EBR; empty when a report has no per-mixture counts."""
+    ea, eb = base.get('event_based', {}), cand.get('event_based', {})
+    if 'per_ebr' not in ea or 'per_ebr' not in eb:
+        return {'skipped': 'a report has no mixtures'}
+    if base.get('seed') != cand.get('seed'):
+        raise ComparisonError(f'seed: {base.get("seed")} in base, {cand.get("seed")} in '
+                              'candidate (not the same mixtures)')
+    for field in ('mixtures_per_ebr', 'with_event', 'event_clips', 'ambient_clips'):
+        if ea.get(field) != eb.get(field):
+            raise ComparisonError(f'event_based.{field}: {ea.get(field)} in base, '
+                                  f'{eb.get(field)} in candidate (not the same mixtures)')
+    out = {}
+    for ebr, ra in ea['per_ebr'].items():
+        rb = eb['per_ebr'].get(ebr)
+        if rb is None:
+            raise ComparisonError(f'event_based.per_ebr: {ebr} dB missing in candidate')
+        if 'per_recording' not in ra or 'per_recording' not in rb:
+            out[ebr] = {'base': ra['overall']['error_rate'],
+                        'candidate': rb['overall']['error_rate'],
+                        'skipped': 'no per-mixture counts (report predates them): '
+                                   're-run soft evaluate for the paired interval'}
+            continue
+        out[ebr] = paired_error_rate(ra['per_recording'], rb['per_recording'])
+    return out
+
+
+def compare_false_alarms(base: dict, cand: dict) -> dict:
+    """Police false events on the same real background: exact conditional Poisson test."""
+    fa, fb = base['false_alarms']['real'], cand['false_alarms']['real']
+    if not math.isclose(fa['hours'], fb['hours'], rel_tol=1e-6):
+        raise ComparisonError(f'false_alarms.real.hours: {fa["hours"]} in base, '
+                              f'{fb["hours"]} in candidate (not the same background)')
+    if not fa['hours'] > 0:
+        return {'skipped': 'no real background'}
+    na = int(round(fa['police_per_hour'] * fa['hours']))
+    nb = int(round(fb['police_per_hour'] * fb['hours']))
+    p = 1.0 if na + nb == 0 else float(stats.binomtest(nb, na + nb, 0.5).pvalue)
+    return {'hours': fa['hours'], 'base_events': na, 'candidate_events': nb,
+            'base_per_hour': fa['police_per_hour'], 'candidate_per_hour': fb['police_per_hour'],
+            'p_value': p}
+
+
+def compare(base: dict, cand: dict) -> dict:
+    """Every paired comparison of two ``soft evaluate`` reports."""
+    ra, rb = base.get('data', {}), cand.get('data', {})
+    if ra.get('labels') != rb.get('labels'):
+        raise ComparisonError('data.labels: the reports were made on different clips')
+    return {'base': base.get('model', {}), 'candidate': cand.get('model', {}),
+            'clip_level': compare_clips(base, cand),
+            'event_based': compare_events(base, cand),
+            'false_alarms_real': compare_false_alarms(base, cand)}
+
+
+def format_comparison(c: dict) -> str:
+    lines = [f'base {c["base"].get("version")}  vs  candidate {c["candidate"].get("version")}']
+    cl = c['clip_level']
+    lines.append(f'clips: {cl["fixed"]} fixed, {cl["broken"]} broken of {cl["clips"]} '
+                 f'(McNemar exact p = {cl["p_value"]:.3f}); {cl["wrong_both_ways"]} wrong in '
+                 'both, differently')
+    for ebr, e in c['event_based'].items():
+        if ebr == 'skipped':
+            lines.append(f'event based: {e}')
+        elif 'skipped' in e:
+            lines.append(f'ER {ebr} dB: {e["base"]:.2f} -> {e["candidate"]:.2f} ({e["skipped"]})')
+        else:
+            lines.append(f'ER {ebr} dB: {e["base"]:.2f} -> {e["candidate"]:.2f}, difference '
+                         f'{e["difference"]:+.3f} {format_ci(e["difference_ci95"], "+.3f")} '
+                         f'(lower in {e["share_candidate_better"]:.0%} of resamples)')
+    f = c['false_alarms_real']
+    if 'skipped' in f:
+        lines.append(f'false alarms: {f["skipped"]}')
+    else:
+        lines.append(f'police false events on {f["hours"] * 60:.1f} min of real background: '
+                     f'{f["base_events"]} -> {f["candidate_events"]} (exact p = '
+                     f'{f["p_value"]:.3f})')
+    return '\n'.join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog='soft compare',
+        description='Paired comparison of two soft evaluate reports made on the same data: '
+        'clips fixed and broken (McNemar), event error-rate differences with a paired '
+        'bootstrap interval, police false events (exact Poisson test).')
+    p.add_argument('base', type=Path, help='report of the model in service')
+    p.add_argument('candidate', type=Path, help='report of the candidate')
+    p.add_argument('--out', type=Path, default=None, help='also write the comparison as JSON')
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``soft compare``; 2 on unreadable or unpaired reports."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        reports = []
+        for path in (args.base, args.candidate):
+            try:
+                reports.append(json.loads(path.read_text(encoding='utf-8')))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ComparisonError(f'{path}: {exc}') from None
+        result = compare(*reports)
+    except ComparisonError as exc:
+        print(f'soft compare: {exc}', file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f'soft compare: a report has no field {exc.args[0]!r} (not a soft evaluate '
+              'report)', file=sys.stderr)
+        return 2
+    print(format_comparison(result))
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + '\n', encoding='utf-8')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
