@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from soft.classify import taxonomy
 from soft.evaluation.intervals import format_ci
 
 
@@ -83,8 +84,15 @@ def compare_clips(base: dict, cand: dict) -> dict:
     nf, nb = sum(fixed.values()), sum(broken.values())
     return {'clips': len(a), 'fixed': nf, 'broken': nb, 'wrong_both_ways': changed,
             'p_value': mcnemar_exact(nf, nb),
-            'fixed_per_true_class': {str(k): v for k, v in sorted(fixed.items())},
-            'broken_per_true_class': {str(k): v for k, v in sorted(broken.items())}}
+            'fixed_per_true_class': {_name(k): v for k, v in sorted(fixed.items())},
+            'broken_per_true_class': {_name(k): v for k, v in sorted(broken.items())}}
+
+
+def _name(class_id: int) -> str:
+    try:
+        return taxonomy.by_id(class_id).name
+    except ValueError:
+        return str(class_id)
 
 
 def _error_rate(c: np.ndarray) -> np.ndarray:
@@ -178,6 +186,9 @@ def format_comparison(c: dict) -> str:
     lines.append(f'clips: {cl["fixed"]} fixed, {cl["broken"]} broken of {cl["clips"]} '
                  f'(McNemar exact p = {cl["p_value"]:.3f}); {cl["wrong_both_ways"]} wrong in '
                  'both, differently')
+    for key, word in (('fixed_per_true_class', 'fixed'), ('broken_per_true_class', 'broken')):
+        if cl[key]:
+            lines.append(f'  {word}: ' + ', '.join(f'{k} {v}' for k, v in cl[key].items()))
     for ebr, e in c['event_based'].items():
         if ebr == 'skipped':
             lines.append(f'event based: {e}')
