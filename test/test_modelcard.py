@@ -57,6 +57,10 @@ def test_card_separates_real_from_generated_only_classes_and_reports_real_false_
     assert 'A further 80 background clips' in card and '24.0 min' in card
     assert 'volleys of 2–6 on 35 %' in card and 'a real window weighs 3.0' in card
     assert '0.30–0.98' in card
+    assert 'recall at the class' not in card          # a report from before --keep-recall
+    r = _report()
+    r['args']['keep_recall'] = '0.8'
+    assert 'may not keep less than 0.8 of the recall' in render_model_card(r)
 
 
 def test_generator_summary_counts_flags_and_names_classes_without_real_clips():

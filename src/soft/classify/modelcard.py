@@ -241,7 +241,7 @@ def render_model_card(report: dict, system: dict | None = None,
             f'set on its own: the lowest threshold (0.30–{ceiling}) giving precision ≥ '
             f'{args.get("target_precision", "0.9")} and {budget_text} on '
             'every background set; where that is not reachable, the best F1 within the '
-            'false-alarm budget, or the ceiling ("no").', '']
+            'false-alarm budget, or the ceiling ("no").' + _keep_recall_text(args), '']
     if evaluation:
         out += render_evaluation(evaluation)
     if generators:
@@ -249,6 +249,15 @@ def render_model_card(report: dict, system: dict | None = None,
     if system:
         out += render_system(system)
     return '\n'.join(out)
+
+
+def _keep_recall_text(args: dict) -> str:
+    keep = float(args.get('keep_recall', 0.0) or 0.0)
+    if keep <= 0:
+        return ''
+    return (f' A threshold may not keep less than {keep:g} of the recall at the class\'s '
+            'best-F1 threshold: where the precision target needs more, the most precise '
+            'threshold that keeps it is used ("no").')
 
 
 def _rng(v) -> str:
