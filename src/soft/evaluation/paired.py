@@ -29,6 +29,7 @@ import numpy as np
 from scipy import stats
 
 from soft.classify import taxonomy
+from soft.evaluation.event_metrics import error_rate_of_counts
 from soft.evaluation.intervals import format_ci
 
 
@@ -95,11 +96,6 @@ def _name(class_id: int) -> str:
         return str(class_id)
 
 
-def _error_rate(c: np.ndarray) -> np.ndarray:
-    # columns n_ref, n_sys, n_tp, subs: S + D + I = n_ref + n_sys - 2 n_tp - S
-    return (c[..., 0] + c[..., 1] - 2 * c[..., 2] - c[..., 3]) / c[..., 0]
-
-
 def paired_error_rate(base_rows: Sequence[Sequence[int]], cand_rows: Sequence[Sequence[int]],
                       resamples: int = 2000, seed: int = 0) -> dict:
     """Difference of event error rates (candidate - base) with a paired bootstrap interval.
@@ -114,14 +110,15 @@ def paired_error_rate(base_rows: Sequence[Sequence[int]], cand_rows: Sequence[Se
     if not np.array_equal(a[:, 0], b[:, 0]):
         raise ComparisonError('per_recording: the reference events differ (not the same '
                               'mixtures)')
-    diff = float(_error_rate(b.sum(0)) - _error_rate(a.sum(0)))
+    diff = float(error_rate_of_counts(b.sum(0)) - error_rate_of_counts(a.sum(0)))
     rng = np.random.default_rng(seed)
     idx = rng.integers(len(a), size=(resamples, len(a)))
     with np.errstate(divide='ignore', invalid='ignore'):
-        d = _error_rate(b[idx].sum(1)) - _error_rate(a[idx].sum(1))
+        d = error_rate_of_counts(b[idx].sum(1)) - error_rate_of_counts(a[idx].sum(1))
     d = d[np.isfinite(d)]
     lo, hi = np.percentile(d, [2.5, 97.5]) if d.size else (math.nan, math.nan)
-    return {'base': float(_error_rate(a.sum(0))), 'candidate': float(_error_rate(b.sum(0))),
+    return {'base': float(error_rate_of_counts(a.sum(0))),
+            'candidate': float(error_rate_of_counts(b.sum(0))),
             'difference': diff, 'difference_ci95': [float(lo), float(hi)],
             'share_candidate_better': float(np.mean(d < 0)) if d.size else math.nan}
 
