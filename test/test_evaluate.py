@@ -26,6 +26,17 @@ def burst(seconds, f_lo=2100, f_hi=2900, lead=0.4, amp=0.2, seed=0):
     return x.astype(np.float32)
 
 
+def whistles_and_rain(root):
+    """A label/clip folder tree: four whistles (for the band model) and four rain clips."""
+    for k in range(4):
+        (root / 'whistle').mkdir(parents=True, exist_ok=True)
+        sf.write(str(root / 'whistle' / f'w{k}.wav'), burst(2.0, seed=k), SR)
+        (root / 'rain').mkdir(exist_ok=True)
+        noise = np.random.default_rng(10 + k).standard_normal(3 * SR) * 0.02
+        sf.write(str(root / 'rain' / f'r{k}.flac'), noise.astype(np.float32), SR)
+    return root
+
+
 @pytest.mark.parametrize('ebr', mx.EBRS_DB)
 def test_mixture_has_the_requested_ebr_and_true_annotation(ebr):
     rng = np.random.default_rng(3)
@@ -85,13 +96,7 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
     cfg = FeatureConfig()
     w, b = band_detector_weights(cfg, WHISTLE, 2000, 3000)
     model = make_test_model(tmp_path / 'band.onnx', cfg, w, b)
-    data = tmp_path / 'data'
-    for k in range(4):
-        (data / 'whistle').mkdir(parents=True, exist_ok=True)
-        sf.write(str(data / 'whistle' / f'w{k}.wav'), burst(2.0, seed=k), SR)
-        (data / 'rain').mkdir(exist_ok=True)
-        noise = np.random.default_rng(10 + k).standard_normal(3 * SR) * 0.02
-        sf.write(str(data / 'rain' / f'r{k}.flac'), noise.astype(np.float32), SR)
+    data = whistles_and_rain(tmp_path / 'data')
     (data / 'whistle' / 'broken.wav').write_bytes(b'not audio')
     out = tmp_path / 'results.json'
     code = main([str(model), str(data), '--mixtures', '4', '--fa-minutes', '0.5',

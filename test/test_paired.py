@@ -3,9 +3,8 @@ import json
 
 import numpy as np
 import pytest
-import soundfile as sf
 from onnx_fixtures import band_detector_weights, make_test_model
-from test_evaluate import SR, WHISTLE, burst
+from test_evaluate import WHISTLE, whistles_and_rain
 
 from soft.audio.features import FeatureConfig
 from soft.evaluation import evaluate, paired
@@ -37,22 +36,12 @@ def test_paired_bootstrap_sees_a_small_difference_that_unpaired_intervals_hide()
         paired.paired_error_rate(base, np.c_[n_ref + 1, base[:, 1:]])
 
 
-def _dataset(root):
-    for k in range(4):
-        (root / 'whistle').mkdir(parents=True, exist_ok=True)
-        sf.write(str(root / 'whistle' / f'w{k}.wav'), burst(2.0, seed=k), SR)
-        (root / 'rain').mkdir(exist_ok=True)
-        noise = np.random.default_rng(10 + k).standard_normal(3 * SR) * 0.02
-        sf.write(str(root / 'rain' / f'r{k}.flac'), noise.astype(np.float32), SR)
-    return root
-
-
 def test_compare_two_evaluated_models_end_to_end(tmp_path, capsys):
     cfg = FeatureConfig()
     w, b = band_detector_weights(cfg, WHISTLE, 2000, 3000)
     good = make_test_model(tmp_path / 'good.onnx', cfg, w, b, version='good-1')
     deaf = make_test_model(tmp_path / 'deaf.onnx', cfg, version='deaf-1')
-    data = _dataset(tmp_path / 'data')
+    data = whistles_and_rain(tmp_path / 'data')
     common = ['--mixtures', '6', '--fa-minutes', '0.2', '--quiet']
     reports = {}
     for name, model, seed in (('good', good, '1'), ('deaf', deaf, '1'), ('other', deaf, '2')):

@@ -131,11 +131,12 @@ def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
             out.append(ThresholdChoice(c, *rows[-1], False))
             continue
         best = max(within, key=_f1_then_threshold)
+        min_recall = keep_recall * best[2]
         ok = [r for r in within if r[1] >= target_precision and r[2] > 0]
-        kept = [r for r in within if r[2] >= keep_recall * best[2]]
-        if ok and ok[0][2] >= keep_recall * best[2]:
+        if ok and ok[0][2] >= min_recall:
             out.append(ThresholdChoice(c, *ok[0], True))
         elif ok:
+            kept = [r for r in within if r[2] >= min_recall]
             out.append(ThresholdChoice(c, *max(kept, key=lambda r: (r[1], -r[0])), False))
         else:
             out.append(ThresholdChoice(c, *best, False))

@@ -110,16 +110,15 @@ def paired_error_rate(base_rows: Sequence[Sequence[int]], cand_rows: Sequence[Se
     if not np.array_equal(a[:, 0], b[:, 0]):
         raise ComparisonError('per_recording: the reference events differ (not the same '
                               'mixtures)')
-    diff = float(error_rate_of_counts(b.sum(0)) - error_rate_of_counts(a.sum(0)))
+    er_a, er_b = float(error_rate_of_counts(a.sum(0))), float(error_rate_of_counts(b.sum(0)))
     rng = np.random.default_rng(seed)
     idx = rng.integers(len(a), size=(resamples, len(a)))
     with np.errstate(divide='ignore', invalid='ignore'):
         d = error_rate_of_counts(b[idx].sum(1)) - error_rate_of_counts(a[idx].sum(1))
     d = d[np.isfinite(d)]
     lo, hi = np.percentile(d, [2.5, 97.5]) if d.size else (math.nan, math.nan)
-    return {'base': float(error_rate_of_counts(a.sum(0))),
-            'candidate': float(error_rate_of_counts(b.sum(0))),
-            'difference': diff, 'difference_ci95': [float(lo), float(hi)],
+    return {'base': er_a, 'candidate': er_b,
+            'difference': er_b - er_a, 'difference_ci95': [float(lo), float(hi)],
             'share_candidate_better': float(np.mean(d < 0)) if d.size else math.nan}
 
 
