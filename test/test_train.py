@@ -83,6 +83,24 @@ def test_split_never_leaks_a_source_recording():
     assert [r.path for r in split_by_group(records, 0.25, seed=4)[1]] != [r.path for r in val]
 
 
+@needs_data
+def test_split_seed_keeps_the_held_out_clips_when_the_training_seed_changes():
+    from soft.classify.train import build_parser, real_splits
+
+    records = load_devset(DATA)
+
+    def split(*argv):
+        return [[r.path for r in part]
+                for part in real_splits(records, build_parser().parse_args(list(argv)))]
+
+    base = split('--seed', '0')
+    assert split('--seed', '1', '--split-seed', '0') == base
+    other = split('--seed', '1')
+    assert other[1] != base[1]      # without it, another seed holds out other clips
+    train, val, calib = base
+    assert calib and set(calib).isdisjoint(train) and set(val).isdisjoint(train + calib)
+
+
 def test_bad_clips_are_skipped_with_a_reason(tmp_path):
     with pytest.raises(ValueError, match='^short'):
         check_samples(np.ones(100, dtype=np.float32), 16000)

@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                    'on the 4x6 map, e.g. 16,32,64,128,192: 28 M MAC per window)')
     p.add_argument('--lr', type=float, default=3e-3, help='peak learning rate (one-cycle)')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--split-seed', type=int, default=None,
+                   help='seed of the real clips\' train/validation split (default: --seed); '
+                   'fix it to retrain with another --seed and compare on the same held-out '
+                   'clips (soft evaluate --split-seed, soft compare)')
     p.add_argument('--scale', type=float, default=1.0,
                    help='multiply every data count (0.05 for a smoke run)')
     p.add_argument('--val-fraction', type=float, default=0.25,
@@ -216,14 +220,7 @@ def _data(args, fcfg, prog: Progress) -> dict:
     records, train_clips, val_clips, calib_clips, report = [], [], [], [], None
     if not args.no_real:
         records = ds.load_devset(args.data)
-        train_rec, val_rec = ds.split_by_group(records, args.val_fraction, args.seed)
-        calib_rec: list = []
-        if args.calib_fraction > 0:
-            bg_rec = [r for r in train_rec if r.class_id == taxonomy.BACKGROUND]
-            if len(bg_rec) > 1:
-                _, calib_rec = ds.split_by_group(bg_rec, args.calib_fraction, args.seed + 1)
-                held = {r.path for r in calib_rec}
-                train_rec = [r for r in train_rec if r.path not in held]
+        train_rec, val_rec, calib_rec = real_splits(records, args)
         prog.log(f'real clips: {len(records)} in manifests, {len(train_rec)} train / '
                  f'{len(calib_rec)} background for threshold checks / {len(val_rec)} '
                  'validation (split by source recording)')
@@ -386,6 +383,26 @@ def _deployed_cfg():
     from soft.evaluation.clip_eval import deployed_detector_config
 
     return deployed_detector_config()[0]
+
+
+def real_splits(records: list, args: argparse.Namespace) -> tuple[list, list, list]:
+    """Real clips for training, validation and threshold checks, split by source recording.
+
+    The split has its own seed so that the training seed (generated data, augmentation,
+    initialisation) can change while the held-out clips stay the same.
+    """
+    from soft.classify import dataset as ds
+
+    seed = args.seed if args.split_seed is None else args.split_seed
+    train_rec, val_rec = ds.split_by_group(records, args.val_fraction, seed)
+    calib_rec: list = []
+    if args.calib_fraction > 0:
+        bg_rec = [r for r in train_rec if r.class_id == taxonomy.BACKGROUND]
+        if len(bg_rec) > 1:
+            _, calib_rec = ds.split_by_group(bg_rec, args.calib_fraction, seed + 1)
+            held = {r.path for r in calib_rec}
+            train_rec = [r for r in train_rec if r.path not in held]
+    return train_rec, val_rec, calib_rec
 
 
 def _synth_kind(seed: list[int], kinds: dict[str, int], kind: str, count: int, pool, fcfg,

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--val-fraction', type=float, default=TRAIN_VAL_FRACTION,
                    help='validation fraction of the training run (soft train --val-fraction)')
     p.add_argument('--split-seed', type=int, default=TRAIN_SEED,
-                   help='seed of the training run (soft train --seed)')
+                   help='split seed of the training run (soft train --split-seed, which '
+                   'defaults to its --seed)')
     p.add_argument('--label-map', type=Path, default=None,
                    help='YAML or CSV file mapping dataset labels to taxonomy classes '
                    '(or "ignore"), on top of the built-in maps')
