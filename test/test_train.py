@@ -534,3 +534,39 @@ def test_a_distillation_run_records_its_teachers_and_rejects_a_bad_weight(tmp_pa
     with pytest.raises(SystemExit) as e:
         main(['--teacher', str(tmp_path / 'none.onnx')])
     assert e.value.code == 2 and 'none.onnx: no such file' in capsys.readouterr().err
+
+
+def test_pre_onset_relative_map_is_the_window_minus_its_first_frames_and_exports(tmp_path):
+    torch = pytest.importorskip('torch')
+    from soft.audio.features import FeatureConfig
+    from soft.classify.export import export_onnx, model_metadata
+    from soft.classify.inference import Classifier
+    from soft.classify.model import SoftCNN
+
+    fcfg = FeatureConfig()
+    torch.manual_seed(0)
+    model = SoftCNN(n_mels=fcfg.n_mels, relative_frames=8).eval()
+    model.set_band_stats(torch.full((fcfg.n_mels,), -9.0), torch.full((fcfg.n_mels,), 2.0))
+    seen = []
+    model.features[0][0].register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    rng = np.random.default_rng(0)
+    x = rng.normal(-9.0, 2.0, (3, 1, fcfg.n_mels, fcfg.window_frames)).astype(np.float32)
+    x[:, :, :, 10:] += 3.0                                   # a sound from frame 10 on
+    with torch.no_grad():
+        model(torch.from_numpy(x))
+    norm = (x - -9.0) / 2.0
+    want = norm - norm[..., :8].mean(axis=3, keepdims=True)
+    assert seen[0].shape == (3, 2, fcfg.n_mels, fcfg.window_frames)
+    np.testing.assert_allclose(seen[0][:, 0].numpy(), norm[:, 0], atol=1e-5)
+    np.testing.assert_allclose(seen[0][:, 1].numpy(), want[:, 0], atol=1e-5)
+    # a street 20 dB louder in every band moves the absolute map, not the relative one
+    seen.clear()
+    with torch.no_grad():
+        model(torch.from_numpy(x + np.float32(20 / 4.343)))
+    np.testing.assert_allclose(seen[0][:, 1].numpy(), want[:, 0], atol=1e-4)
+    meta = model_metadata(fcfg.to_metadata(), [0.5] * 13, 'test-relative', {})
+    path = export_onnx(model, 1.0, meta, tmp_path / 'rel.onnx', fcfg.n_mels, fcfg.window_frames,
+                       check_inputs=x)
+    assert Classifier(path).predict(x[:, 0]).shape == (3, 13)
+    with pytest.raises(ValueError, match='relative_frames'):
+        SoftCNN(relative_frames=-1)

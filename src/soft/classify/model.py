@@ -28,15 +28,23 @@ class SoftCNN(nn.Module):
     Global average *and* max pooling over time-frequency feed the head: the mean captures
     sustained sounds (sirens, grinders), the max keeps a short impulse (a shot, a pop) from
     being averaged away by the rest of the window.
+
+    With ``relative_frames`` > 0 the network also sees the window relative to the mean of its
+    first frames, which the detector takes from before the onset (see DetectorConfig
+    ``pre_onset_frames``): what changed, whatever the street's level and spectrum.
     """
 
     def __init__(self, n_mels: int = 64, n_classes: int = 13,
-                 channels: tuple[int, ...] = CHANNELS, dropout: float = 0.3):
+                 channels: tuple[int, ...] = CHANNELS, dropout: float = 0.3,
+                 relative_frames: int = 0):
         super().__init__()
+        if relative_frames < 0:
+            raise ValueError(f'relative_frames must be >= 0, got {relative_frames}')
         self.n_mels = n_mels
+        self.relative_frames = relative_frames
         self.register_buffer('band_mean', torch.zeros(1, 1, n_mels, 1))
         self.register_buffer('band_std', torch.ones(1, 1, n_mels, 1))
-        blocks, c = [], 1
+        blocks, c = [], 2 if relative_frames else 1
         for c_out in channels:
             blocks.append(_block(c, c_out))
             c = c_out
@@ -54,6 +62,11 @@ class SoftCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.band_mean) / self.band_std
+        if self.relative_frames:
+            # a second map: each band relative to its level before the onset, so a sound
+            # 6 dB under a loud street is not lost in the street's own absolute spectrum
+            ref = x[..., :self.relative_frames].mean(dim=3, keepdim=True)
+            x = torch.cat([x, x - ref], dim=1)
         x = self.features(x)
         pooled = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
         return self.head(self.dropout(pooled))

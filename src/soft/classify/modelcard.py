@@ -81,7 +81,10 @@ def render_model_card(report: dict, system: dict | None = None,
         f'- **Architecture**: {len(channels)} × (conv 3×3, batch-norm, ReLU, max-pool 2×2), '
         f'channels {"/".join(map(str, channels))}, global mean+max '
         f'pooling, linear head; {report["parameters"]} '
-        'parameters; per-band normalisation (training statistics) inside the graph.',
+        'parameters; per-band normalisation (training statistics) inside the graph'
+        + (f'; a second input map holds each band relative to its mean over the window\'s '
+           f'first {report["relative_frames"]} frames (before the onset)'
+           if report.get('relative_frames') else '') + '.',
         '- **Input** `logmel` float32 [N, 1, 64, 100]: `soft.audio.features.logmel` (natural-log '
         'Slaney mel power, 16 kHz, 25 ms Hann window, 10 ms hop, 50–7800 Hz) of a 1.015 s '
         'window starting 10 frames (0.10–0.11 s) before an onset, as the detector cuts it.',

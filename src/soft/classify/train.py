@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='output channels of the four or five conv blocks, comma-separated '
                    '(default: soft.classify.model.CHANNELS, 16,32,64,128; five widths add a block '
                    'on the 4x6 map, e.g. 16,32,64,128,192: 28 M MAC per window)')
+    p.add_argument('--relative-frames', type=int, default=0,
+                   help='also feed the network each window relative to the mean of its first '
+                   'N frames (before the onset); 0: absolute log-mel only')
     p.add_argument('--lr', type=float, default=3e-3, help='peak learning rate (one-cycle)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--split-seed', type=int, default=None,
@@ -528,13 +531,18 @@ def train(args: argparse.Namespace) -> dict:
     if args.channels is None:
         args.channels = CHANNELS
     model = SoftCNN(n_mels=fcfg.n_mels, n_classes=taxonomy.NUM_CLASSES,
-                    channels=tuple(args.channels))
+                    channels=tuple(args.channels), relative_frames=args.relative_frames)
     model.set_band_stats(mean, std)
     if args.init_from is not None:
         if not Path(args.init_from).is_file():
             raise FileNotFoundError(f'--init-from: no checkpoint at {args.init_from}')
         # the band statistics come with the weights: the network was trained under them
-        model.load_state_dict(torch.load(args.init_from, weights_only=False)['model'])
+        try:
+            model.load_state_dict(torch.load(args.init_from, weights_only=False)['model'])
+        except RuntimeError as exc:
+            raise ValueError(f'--init-from {args.init_from}: the checkpoint is another '
+                             'network; give the --channels and --relative-frames it was '
+                             f'trained with ({str(exc).splitlines()[0]})') from None
         prog.log(f'initialised from {args.init_from}')
     counts = np.bincount(tr.y, minlength=taxonomy.NUM_CLASSES).astype(np.float64)
     weights = np.where(counts > 0, np.sqrt(counts.sum() / (taxonomy.NUM_CLASSES
@@ -655,7 +663,9 @@ def train(args: argparse.Namespace) -> dict:
         'soft.train_date': date,
         'soft.architecture': f'SoftCNN {len(args.channels)}x(conv3x3-bn-relu-maxpool) '
                              f'channels {"/".join(map(str, args.channels))} '
-                             f'{count_parameters(model)} params, per-band normalisation in graph',
+                             f'{count_parameters(model)} params, per-band normalisation in graph'
+                             + (f', pre-onset-relative map over {args.relative_frames} frames'
+                                if args.relative_frames else ''),
     })
     real_check = va.x[:16].astype(np.float32)[:, None]
     export_onnx(model.eval(), temperature, meta, args.out, fcfg.n_mels, fcfg.window_frames,
@@ -663,7 +673,7 @@ def train(args: argparse.Namespace) -> dict:
     report = {
         'version': version, 'date': date, 'model': str(args.out), 'sha256': sha256(args.out),
         'bytes': args.out.stat().st_size, 'parameters': count_parameters(model),
-        'channels': list(args.channels),
+        'channels': list(args.channels), 'relative_frames': args.relative_frames,
         'temperature': temperature, 'thresholds': thresholds.tolist(),
         'threshold_choice': [asdict(c) for c in choices],
         'history': history, 'results': results, 'seconds': prog.elapsed(),
