@@ -269,14 +269,43 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
     out2 = tmp_path / 'recal.onnx'
     rc = main(['--no-real', '--scale', '0.012', '--epochs', '0', '--fa-minutes', '0.2',
                '--no-cache', '--quiet', '--out', str(out2), '--run-dir', str(tmp_path / 'r2'),
-               '--version', 'smoke-1r', '--channels', '8,8,16,16,32', '--init-from',
-               str(tmp_path / 'run' / 'checkpoint.pt'), '--max-fa-per-hour-other', '1000'])
-    assert rc == 0
+               '--version', 'smoke-1r', '--init-from', str(tmp_path / 'run' / 'checkpoint.pt'),
+               '--max-fa-per-hour-other', '1000'])
+    assert rc == 0                          # the checkpoint brought its own --channels
     clf2 = Classifier(out2, expected=cfg)
     assert clf2.version == 'smoke-1r'
+    assert 'channels 8/8/16/16/32' in clf2.metadata['soft.architecture']
     t2 = float(clf2.metadata['soft.temperature'])
     assert t2 == pytest.approx(temperature, rel=1e-3)        # same weights, same data
     assert np.max(np.abs(clf2.predict(x) - probs)) < 1e-3
+
+
+def test_init_from_a_checkpoint_of_another_network_names_the_options(tmp_path, capsys):
+    torch = pytest.importorskip('torch')
+    from soft.classify.model import SoftCNN
+    from soft.classify.train import main
+
+    base = ['--no-real', '--scale', '0.012', '--epochs', '0', '--fa-minutes', '0.2',
+            '--no-cache', '--quiet', '--out', str(tmp_path / 'm.onnx'),
+            '--run-dir', str(tmp_path / 'run')]
+    net = SoftCNN(channels=(8, 8, 16, 16, 32), relative_frames=4).state_dict()
+    recorded = tmp_path / 'recorded.pt'
+    torch.save({'model': net, 'arch': {'channels': [8, 8, 16, 16, 32],
+                                       'relative_frames': 4}}, recorded)
+    assert main(base + ['--init-from', str(recorded), '--relative-frames', '8']) == 2
+    err = capsys.readouterr().err
+    assert '--relative-frames 4, not 8' in err and not (tmp_path / 'm.onnx').exists()
+    assert main(base + ['--init-from', str(recorded), '--channels', '16,32,64,128']) == 2
+    assert '--channels (8, 8, 16, 16, 32), not (16, 32, 64, 128)' in capsys.readouterr().err
+
+    legacy = tmp_path / 'legacy.pt'         # written before checkpoints recorded the shape
+    torch.save({'model': net}, legacy)
+    assert main(base + ['--init-from', str(legacy)]) == 2
+    err = capsys.readouterr().err
+    assert 'the checkpoint is another network' in err and '--relative-frames' in err
+    torch.save({'weights': net}, legacy)
+    assert main(base + ['--init-from', str(legacy)]) == 2
+    assert 'not a soft train checkpoint' in capsys.readouterr().err
 
 
 def test_channels_option_takes_four_or_five_widths_and_names_the_field():

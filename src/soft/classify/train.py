@@ -58,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help='output channels of the four or five conv blocks, comma-separated '
                    '(default: soft.classify.model.CHANNELS, 16,32,64,128; five widths add a block '
                    'on the 4x6 map, e.g. 16,32,64,128,192: 28 M MAC per window)')
-    p.add_argument('--relative-frames', type=int, default=0,
+    p.add_argument('--relative-frames', type=int, default=None,
                    help='also feed the network each window relative to the mean of its first '
-                   'N frames (before the onset); 0: absolute log-mel only')
+                   'N frames (before the onset); default 0: absolute log-mel only')
     p.add_argument('--lr', type=float, default=3e-3, help='peak learning rate (one-cycle)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--split-seed', type=int, default=None,
@@ -419,6 +419,33 @@ def _synth_kind(seed: list[int], kinds: dict[str, int], kind: str, count: int, p
     return got, fails
 
 
+def _init_checkpoint(args: argparse.Namespace, torch) -> dict:
+    """Load the --init-from checkpoint and take the network's shape from it.
+
+    A checkpoint written since the architecture options existed records them, so re-calibrating
+    needs no repeated --channels/--relative-frames; an explicit option that contradicts the
+    checkpoint is an error rather than a silently different network.
+    """
+    path = Path(args.init_from)
+    if not path.is_file():
+        raise FileNotFoundError(f'--init-from: no checkpoint at {path}')
+    ck = torch.load(path, weights_only=False)
+    if not isinstance(ck, dict) or 'model' not in ck:
+        raise ValueError(f'--init-from {path}: not a soft train checkpoint (no "model" entry)')
+    arch = ck.get('arch') or {}
+    for option, key, given in (('--channels', 'channels', args.channels),
+                               ('--relative-frames', 'relative_frames', args.relative_frames)):
+        if key not in arch:
+            continue
+        stored = tuple(arch[key]) if key == 'channels' else int(arch[key])
+        if given is None:
+            setattr(args, key, stored)
+        elif given != stored:
+            raise ValueError(f'--init-from {path}: the checkpoint was trained with {option} '
+                             f'{stored}, not {given}')
+    return ck
+
+
 def _logits(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
     import torch
 
@@ -519,6 +546,8 @@ def train(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     prog = Progress(args.quiet)
     fcfg = FeatureConfig()
+    # checked before the data are built: a wrong checkpoint should fail in a second
+    init = _init_checkpoint(args, torch) if args.init_from is not None else None
     data = _data(args, fcfg, prog)
     tr, va, fa = data['train'], data['val'], data['fa']
     prog.log(f'train windows: {len(tr)} {dict(Counter(tr.origin.tolist()))}; '
@@ -530,15 +559,15 @@ def train(args: argparse.Namespace) -> dict:
     del xs
     if args.channels is None:
         args.channels = CHANNELS
+    if args.relative_frames is None:
+        args.relative_frames = 0
     model = SoftCNN(n_mels=fcfg.n_mels, n_classes=taxonomy.NUM_CLASSES,
                     channels=tuple(args.channels), relative_frames=args.relative_frames)
     model.set_band_stats(mean, std)
-    if args.init_from is not None:
-        if not Path(args.init_from).is_file():
-            raise FileNotFoundError(f'--init-from: no checkpoint at {args.init_from}')
+    if init is not None:
         # the band statistics come with the weights: the network was trained under them
         try:
-            model.load_state_dict(torch.load(args.init_from, weights_only=False)['model'])
+            model.load_state_dict(init['model'])
         except RuntimeError as exc:
             raise ValueError(f'--init-from {args.init_from}: the checkpoint is another '
                              'network; give the --channels and --relative-frames it was '
@@ -613,7 +642,9 @@ def train(args: argparse.Namespace) -> dict:
                  f'accuracy {acc:.3f}')
         torch.save({'model': model.state_dict(), 'opt': opt.state_dict(),
                     'sched': sched.state_dict(), 'epoch': epoch + 1, 'history': history,
-                    'n_train': len(tr), 'epochs': args.epochs}, ckpt_path)
+                    'n_train': len(tr), 'epochs': args.epochs,
+                    'arch': {'channels': list(args.channels),
+                             'relative_frames': args.relative_frames}}, ckpt_path)
 
     # calibration on generated validation + background streams; real clips stay a test set
     calib = np.isin(va.origin, ['synthetic', 'negative', 'background'])
