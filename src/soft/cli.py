@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('evaluate', help='evaluate a model on a folder of labelled recordings',
                        add_help=False)
     p.add_argument('args', nargs=argparse.REMAINDER)
-    p = sub.add_parser('compare', help='paired comparison of two soft evaluate reports',
+    p = sub.add_parser('compare', help='paired comparison of two soft evaluate reports, or '
+                       'of two recipes over training seeds (--vs)',
                        add_help=False)
     p.add_argument('args', nargs=argparse.REMAINDER)
     return parser

@@ -207,26 +207,52 @@ def format_comparison(c: dict) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog='soft compare',
+        usage='soft compare BASE.json CANDIDATE.json [--out OUT]\n'
+              '       soft compare BASE1.json BASE2.json ... --vs CAND1.json CAND2.json ... '
+              '[--out OUT]',
         description='Paired comparison of two soft evaluate reports made on the same data: '
         'clips fixed and broken (McNemar), event error-rate differences with a paired '
-        'bootstrap interval, police false events (exact Poisson test).')
-    p.add_argument('base', type=Path, help='report of the model in service')
-    p.add_argument('candidate', type=Path, help='report of the candidate')
+        'bootstrap interval, police false events (exact Poisson test). With --vs, two '
+        'recipes each trained with several seeds: runs and clips resampled, and an exact '
+        'permutation test over the runs.')
+    p.add_argument('reports', type=Path, nargs='+', metavar='REPORT',
+                   help='base then candidate report; with --vs, every run of the base recipe')
+    p.add_argument('--vs', type=Path, nargs='+', default=None, metavar='REPORT',
+                   help='every run of the candidate recipe (one soft evaluate report per seed)')
+    p.add_argument('--resamples', type=int, default=2000,
+                   help='bootstrap resamples of the recipe comparison')
     p.add_argument('--out', type=Path, default=None, help='also write the comparison as JSON')
     return p
 
 
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding='utf-8'))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ComparisonError(f'{path}: {exc}') from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``soft compare``; 2 on unreadable or unpaired reports."""
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.vs is None and len(args.reports) != 2:
+        parser.error(f'REPORT: {len(args.reports)} given; two (base, candidate), or give '
+                     'the candidate recipe\'s runs after --vs')
+    if args.resamples < 100:
+        parser.error(f'--resamples {args.resamples}: at least 100')
     try:
-        reports = []
-        for path in (args.base, args.candidate):
-            try:
-                reports.append(json.loads(path.read_text(encoding='utf-8')))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise ComparisonError(f'{path}: {exc}') from None
-        result = compare(*reports)
+        if args.vs is None:
+            result = compare(_read(args.reports[0]), _read(args.reports[1]))
+            text = format_comparison(result)
+        else:
+            from soft.evaluation.recipes import compare_recipes, format_recipe_comparison
+
+            result = compare_recipes([_read(p) for p in args.reports],
+                                     [_read(p) for p in args.vs],
+                                     [str(p) for p in args.reports], [str(p) for p in args.vs],
+                                     resamples=args.resamples)
+            text = format_recipe_comparison(result)
     except ComparisonError as exc:
         print(f'soft compare: {exc}', file=sys.stderr)
         return 2
@@ -234,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f'soft compare: a report has no field {exc.args[0]!r} (not a soft evaluate '
               'report)', file=sys.stderr)
         return 2
-    print(format_comparison(result))
+    print(text)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + '\n', encoding='utf-8')
