@@ -122,11 +122,15 @@ def paired_error_rate(base_rows: Sequence[Sequence[int]], cand_rows: Sequence[Se
             'share_candidate_better': float(np.mean(d < 0)) if d.size else math.nan}
 
 
-def compare_events(base: dict, cand: dict) -> dict:
-    """Paired error-rate differences per EBR; empty when a report has no per-mixture counts."""
+def check_same_data(base: dict, cand: dict) -> None:
+    """Both reports were made on the same labelled clips."""
+    if base.get('data', {}).get('labels') != cand.get('data', {}).get('labels'):
+        raise ComparisonError('data.labels: the reports were made on different clips')
+
+
+def check_same_mixtures(base: dict, cand: dict) -> None:
+    """Both reports scored the same mixtures: same seed, counts and source clips."""
     ea, eb = base.get('event_based', {}), cand.get('event_based', {})
-    if 'per_ebr' not in ea or 'per_ebr' not in eb:
-        return {'skipped': 'a report has no mixtures'}
     if base.get('seed') != cand.get('seed'):
         raise ComparisonError(f'seed: {base.get("seed")} in base, {cand.get("seed")} in '
                               'candidate (not the same mixtures)')
@@ -134,6 +138,14 @@ def compare_events(base: dict, cand: dict) -> dict:
         if ea.get(field) != eb.get(field):
             raise ComparisonError(f'event_based.{field}: {ea.get(field)} in base, '
                                   f'{eb.get(field)} in candidate (not the same mixtures)')
+
+
+def compare_events(base: dict, cand: dict) -> dict:
+    """Paired error-rate differences per EBR; empty when a report has no per-mixture counts."""
+    ea, eb = base.get('event_based', {}), cand.get('event_based', {})
+    if 'per_ebr' not in ea or 'per_ebr' not in eb:
+        return {'skipped': 'a report has no mixtures'}
+    check_same_mixtures(base, cand)
     out = {}
     for ebr, ra in ea['per_ebr'].items():
         rb = eb['per_ebr'].get(ebr)
@@ -167,9 +179,7 @@ def compare_false_alarms(base: dict, cand: dict) -> dict:
 
 def compare(base: dict, cand: dict) -> dict:
     """Every paired comparison of two ``soft evaluate`` reports."""
-    ra, rb = base.get('data', {}), cand.get('data', {})
-    if ra.get('labels') != rb.get('labels'):
-        raise ComparisonError('data.labels: the reports were made on different clips')
+    check_same_data(base, cand)
     return {'base': base.get('model', {}), 'candidate': cand.get('model', {}),
             'clip_level': compare_clips(base, cand),
             'event_based': compare_events(base, cand),

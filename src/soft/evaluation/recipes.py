@@ -22,8 +22,8 @@ import numpy as np
 
 from soft.evaluation.event_metrics import error_rate_of_counts
 from soft.evaluation.intervals import format_ci
-from soft.evaluation.paired import ComparisonError, _clips, _name, compare_clips, \
-    compare_events, compare_false_alarms
+from soft.evaluation.paired import ComparisonError, _clips, _name, check_same_data, \
+    check_same_mixtures, compare_clips, compare_false_alarms
 
 
 def _check_pairable(reports: Sequence[dict], names: Sequence[str]) -> None:
@@ -31,8 +31,7 @@ def _check_pairable(reports: Sequence[dict], names: Sequence[str]) -> None:
     first = reports[0]
     for report, name in zip(reports[1:], names[1:]):
         try:
-            if first.get('data', {}).get('labels') != report.get('data', {}).get('labels'):
-                raise ComparisonError('data.labels: made on different clips')
+            check_same_data(first, report)
             compare_clips(first, report)
             _check_events(first, report)
             compare_false_alarms(first, report)
@@ -46,8 +45,7 @@ def _check_events(base: dict, cand: dict) -> None:
         if ('per_ebr' in ea) != ('per_ebr' in eb):
             raise ComparisonError('event_based: only one report has mixtures')
         return
-    stripped = [{**r, 'event_based': {**r['event_based'], 'per_ebr': {}}} for r in (base, cand)]
-    compare_events(*stripped)               # the seed and mixture fields must agree
+    check_same_mixtures(base, cand)
     if set(ea['per_ebr']) != set(eb['per_ebr']):
         raise ComparisonError('event_based.per_ebr: different EBRs')
     for ebr in ea['per_ebr']:
@@ -164,11 +162,11 @@ def _false_alarm_section(arm_a: Sequence[dict], arm_b: Sequence[dict], rng,
     nb, _ = _police(arm_b)
     if not hours > 0:
         return {'skipped': 'no real background'}
+    # each run's count is one observation of its seed; the Poisson draw adds the counting
+    # noise of a few minutes of background
     ra, rb = _arm_draws(rng, len(na), resamples), _arm_draws(rng, len(nb), resamples)
     draws = rng.poisson(nb[rb]).mean(1) - rng.poisson(na[ra]).mean(1)
     return {'hours': hours, 'base_runs': na.tolist(), 'candidate_runs': nb.tolist(),
-            # each run's count is one observation of its seed; the Poisson draw adds the
-            # counting noise of 7 minutes
             'base': float(na.mean()), 'candidate': float(nb.mean()),
             **_summary(draws.astype(np.float64), float(nb.mean() - na.mean()), True),
             'permutation_p': permutation_p(na, nb)}
