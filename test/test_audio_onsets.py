@@ -104,3 +104,54 @@ def test_candidates_fire_once_per_sound_and_not_on_noise():
     times = np.array(found) * CFG.hop_length / SR
     assert len(times) == 3
     np.testing.assert_allclose(times, onsets, atol=0.03)
+
+
+def _rain_with_bangs(rng, seconds, bangs):
+    """Dense random drops (many similar candidates) with a few much louder bursts."""
+    x = rng.standard_normal(SR * seconds) * 0.01
+    for i in rng.integers(SR, x.size - 2000, size=8 * seconds):    # about 8 drops a second
+        x[i:i + 800] += _sound(rng, 'impulse', 800, 0.0) * rng.uniform(0.03, 0.06)
+    for t in bangs:
+        i = int(t * SR)
+        x[i:i + 4000] += _sound(rng, 'burst', 4000, 0.0) * 0.5
+    return x.astype(np.float32)
+
+
+def _candidates(x, cfg, block=13):
+    bands = coarse_band_db(logmel(x, CFG), cfg.n_bands)
+    tracker = NoiseFloorTracker(CFG.frame_rate, width=cfg.n_bands)
+    tracker.update(bands[:, :300].T)
+    picker = OnsetCandidates(cfg, CFG.frame_rate)
+    found = []
+    for i in range(0, bands.shape[1], block):
+        found += picker.push(bands[:, i:i + block], tracker.floor)[0]
+    return np.array(found) * CFG.hop_length / SR, picker
+
+
+def test_budget_bounds_the_candidate_rate_and_keeps_the_salient_sounds():
+    rng = np.random.default_rng(4)
+    bangs = [21.0, 33.5, 47.25]
+    x = _rain_with_bangs(rng, 60, bangs)
+    free, p0 = _candidates(x, OnsetConfig())
+    gated, p1 = _candidates(x, OnsetConfig(budget_per_s=1.0, budget_window_s=10.0))
+    assert p0.dropped == 0
+    assert len(free) > 4 * 60                   # the drops alone overwhelm an ungated picker
+    late = gated[gated >= 10.0]                 # once a full window of history exists
+    assert len(late) <= 1.5 * 50                # near the budget of 1 a second
+    assert p1.dropped == len(free) - len(gated)
+    for t in bangs:                             # the loud bursts still pass
+        assert np.min(np.abs(gated - t)) < 0.03
+    again, _ = _candidates(x, OnsetConfig(budget_per_s=1.0, budget_window_s=10.0), block=7)
+    np.testing.assert_array_equal(again, gated)     # block size must not matter
+
+
+def test_budget_passes_everything_when_candidates_are_sparse():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(SR * 20) * 0.01
+    onsets = [8.0, 12.5, 15.25]
+    for t in onsets:
+        i = int(t * SR)
+        x[i:i + 4000] += _sound(rng, 'burst', 4000, 0.0) * 0.2
+    gated, picker = _candidates(x.astype(np.float32), OnsetConfig(budget_per_s=0.5))
+    np.testing.assert_allclose(gated, onsets, atol=0.03)
+    assert picker.dropped == 0

@@ -139,3 +139,27 @@ def test_a_weak_onset_before_a_loud_sound_does_not_take_its_label(classifier):
     assert [d.class_id for d in found] == [GLASS]
     assert abs(found[0].onset_ns - (T0 + 4.4 * NS)) < 1e-3 * NS
     assert det.counters['dominated_onsets'] >= 1
+
+
+def test_onset_budget_keeps_a_busy_street_from_flooding_the_classifier(classifier):
+    """Dense low clatter (many onsets) with one loud whistle in it: the budget sends far fewer
+    windows to the model, counts the rest, and the whistle still comes through."""
+    rng = np.random.default_rng(5)
+    x = _scene(40, [(31.25, 2100, 2900, 0.4, 0)], seed=5)
+    for i in rng.integers(SR, x.size - 1600, size=8 * 40):     # about 8 knocks a second
+        t = np.arange(1600) / SR
+        x[i:i + 1600] += (rng.uniform(0.02, 0.04) * np.exp(-t / 0.01)
+                          * np.sin(2 * np.pi * 400 * t)).astype(np.float32)
+    free = StreamingDetector(DetectorConfig(onset_budget_per_s=0.0), CFG, classifier)
+    gated = StreamingDetector(DetectorConfig(), CFG, classifier)
+    assert DetectorConfig().onset_budget_per_s == 1.0
+    found_free, found_gated = _run(free, x), _run(gated, x)
+    n_free = free.counters['classified_windows']
+    n_gated = gated.counters['classified_windows']
+    assert free.counters['onsets_over_budget'] == 0
+    assert n_free > 4 * 40 and n_gated < n_free / 2
+    assert gated.diagnostics()['onsets_over_budget'] == str(gated.counters['onsets_over_budget'])
+    assert gated.counters['onsets_over_budget'] >= n_free - n_gated - 40   # sustained aside
+    for found in (found_free, found_gated):
+        assert [d.class_id for d in found] == [WHISTLE]
+        assert abs(found[0].onset_ns - (T0 + 31.25 * NS)) < 0.5 * NS

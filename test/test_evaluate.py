@@ -125,6 +125,10 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
     fa = r['false_alarms']
     assert fa['generated']['hours'] == pytest.approx(0.5 / 60, rel=0.01)
     assert fa['real']['hours'] > 0 and fa['combined']['police_per_hour'] == 0.0
+    for kind in ('real', 'generated'):         # the classifier's load on background
+        assert 0.0 <= fa[kind]['classified_windows_per_s'] < 10.0
+        assert fa[kind]['onsets_over_budget'] >= 0
+    assert r['detector']['onset_budget_per_s'] == 1.0
     # zero false alarms in a few minutes still allows a high rate: the interval says so
     lo, hi = fa['combined']['police_per_hour_ci95']
     assert lo == 0.0 and hi > 3.69 / fa['combined']['hours'] * 0.99
@@ -132,6 +136,7 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
     assert hi == 1.0 and 0.4 < lo < 0.6                         # 4 of 4 clips
     text = capsys.readouterr().out
     assert 'Clip level' in text and 'EBR dB' in text and 'False alarms' in text
+    assert 'Windows classified per second of background' in text
     assert 'R 95% CI' in text and '[0.51, 1.00]' in text
 
 

@@ -44,6 +44,8 @@ class DetectorConfig:
     min_snr_db: float = 8.0             # onset: band level above its noise floor
     onset_rise_db: float = 6.0          # onset: band rise over onset_lag_frames
     onset_lag_frames: int = 3
+    onset_budget_per_s: float = 1.0     # onset: candidates a second passed freely (0: all)
+    onset_budget_window_s: float = 10.0     # ... over this window; beyond, the salient ones
     onset_bands: int = 8
     refractory_s: float = 0.05
     refine_before_s: float = 0.03
@@ -70,6 +72,8 @@ class DetectorConfig:
         """The onset-stage subset."""
         return OnsetConfig(threshold_db=self.min_snr_db, rise_db=self.onset_rise_db,
                            lag_frames=self.onset_lag_frames, n_bands=self.onset_bands,
+                           budget_per_s=self.onset_budget_per_s,
+                           budget_window_s=self.onset_budget_window_s,
                            refractory_s=self.refractory_s,
                            refine_before_s=self.refine_before_s,
                            refine_after_s=self.refine_after_s, preemphasis=self.preemphasis)
@@ -150,7 +154,8 @@ class StreamingDetector:
         self.counters = {'blocks': 0, 'bad_blocks': 0, 'dropped_frames': 0, 'gaps': 0,
                          'onset_candidates': 0, 'refined_onsets': 0, 'classifier_calls': 0,
                          'classified_windows': 0, 'classifier_errors': 0, 'windows_lost': 0,
-                         'rate_limited': 0, 'dominated_onsets': 0, 'events': 0}
+                         'rate_limited': 0, 'dominated_onsets': 0, 'onsets_over_budget': 0,
+                         'events': 0}
         self.events_per_class = [0] * taxonomy.NUM_CLASSES
         self._new_segment()
 
@@ -244,6 +249,7 @@ class StreamingDetector:
         self.aux.append(np.stack((level, excess), axis=1))
         self._frames_total += mel.shape[1]
         self.counters['onset_candidates'] += len(triggers)
+        self.counters['onsets_over_budget'] = self.onsets.dropped
         self._to_refine.extend(self._seg_frame0 + t for t in triggers)
 
     def _refine_ready(self) -> None:

@@ -12,6 +12,7 @@ becomes a label-0 training window. Validation-split clips must never be passed i
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Sequence
 
 import numpy as np
@@ -52,11 +53,19 @@ def _require_background(clips: Sequence[tuple[ClipRecord, np.ndarray]], why: str
             raise ValueError(f'{rec.path}: label {rec.label!r} is not background; {why}')
 
 
-def deployed_windows(stream_fs: np.ndarray, fcfg: FeatureConfig) -> np.ndarray:
-    """Every window a sensor's detector (deployed configuration) classifies in a stream."""
+def deployed_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, budget: bool = True
+                     ) -> np.ndarray:
+    """Every window a sensor's detector (deployed configuration) classifies in a stream.
+
+    ``budget=False`` lifts the onset budget: every onset's window, the most a detector could
+    submit, which is what training wants (more hard negatives); threshold checks keep it, so
+    the false alarms they count are the deployed detector's.
+    """
     from soft.evaluation.clip_eval import deployed_detector_config, run_stream
 
     cfg, _ = deployed_detector_config()
+    if not budget:
+        cfg = dataclasses.replace(cfg, onset_budget_per_s=0.0)
     rec = _Recorder(fcfg)
     x = np.clip(np.asarray(stream_fs, dtype=np.float32), -1.0, 1.0)
     run_stream(x, rec, cfg, fcfg.sample_rate, BLOCK_S)
@@ -83,7 +92,7 @@ def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
     names: list[str] = []
 
     def add(stream: np.ndarray, name: str, cap: int | None = None) -> None:
-        w = deployed_windows(stream, fcfg)
+        w = deployed_windows(stream, fcfg, budget=False)
         if cap is not None and len(w) > cap:
             w = w[np.sort(rng.choice(len(w), cap, replace=False))]
         xs.append(w)

@@ -317,9 +317,12 @@ def _false_alarm_section(bg_clips, classifier, cfg, sr: int, args, log) -> dict:
         parts = [x for name, x in streams if name == kind]
         hours = sum(x.size for x in parts) / sr / 3600.0
         per_class: Counter = Counter()
+        windows = over_budget = 0
         for x in parts:
-            dets, _ = clip_eval.run_stream(x, classifier, cfg, sr)
+            dets, diag = clip_eval.run_stream(x, classifier, cfg, sr)
             per_class.update(taxonomy.by_id(d.class_id).name for d in dets)
+            windows += int(diag['classified_windows'])
+            over_budget += int(diag['onsets_over_budget'])
         n_police = sum(n for name, n in per_class.items()
                        if taxonomy.by_name(name).id in police)
         out[kind] = {'hours': hours, 'events_per_class': dict(per_class),
@@ -327,7 +330,11 @@ def _false_alarm_section(bg_clips, classifier, cfg, sr: int, args, log) -> dict:
                      'police_per_hour': n_police / hours if hours else float('nan'),
                      'police_per_hour_ci95': list(poisson_rate(n_police, hours)),
                      'all_per_hour': sum(per_class.values()) / hours if hours
-                     else float('nan')}
+                     else float('nan'),
+                     # the classifier's load: its MACs per window times this is its cost
+                     'classified_windows_per_s': windows / hours / 3600 if hours
+                     else float('nan'),
+                     'onsets_over_budget': over_budget}
         log(f'false alarms on {kind} background: {hours * 60:.1f} min, {n_police} police')
     total_h = out['real']['hours'] + out['generated']['hours']
     total_p = out['real']['police_events'] + out['generated']['police_events']
@@ -393,6 +400,10 @@ def format_report(r: dict) -> str:
         f'{k} {_f(fa[k]["police_per_hour"], ".1f")} '
         f'{_ci(fa[k].get("police_per_hour_ci95"), ".1f")} over {fa[k]["hours"] * 60:.1f} min'
         for k in ('real', 'generated', 'combined')))
+    if 'classified_windows_per_s' in fa.get('real', {}):
+        lines.append('Windows classified per second of background: ' + ', '.join(
+            f'{k} {fa[k]["classified_windows_per_s"]:.2f} ({fa[k]["onsets_over_budget"]} '
+            'onsets over the budget)' for k in ('real', 'generated')))
     t = r['timings']
     lines.append(f'time: {t["total_s"]:.0f} s (clips {t["clip_level_s"]:.0f} s, events '
                  f'{t["event_based_s"]:.0f} s, false alarms {t["false_alarms_s"]:.0f} s)')

@@ -38,6 +38,9 @@ class SensorComponent(Component):
               min=0.0, max=60.0),
         Param('sustained_period_s', 1.0, 'Period of classification for sustained sounds, s.',
               min=0.2, max=10.0),
+        Param('onset_budget_per_s', 1.0, 'Onsets per second classified freely (averaged over '
+              '10 s); beyond, only those louder than the recent ones. 0 classifies all.',
+              min=0.0, max=100.0),
         Param('diagnostics_period_s', 5.0, 'Period of diagnostics publication, s.',
               min=0.1, max=3600.0),
         Param('site_file', '', 'Site file (driver=sim, when no simulator is shared in-process).',
@@ -71,7 +74,8 @@ class SensorComponent(Component):
         self.detector = StreamingDetector(
             DetectorConfig(sensitivity_dbfs=cfg['sensitivity_dbfs'],
                            min_snr_db=cfg['min_snr_db'],
-                           sustained_period_s=cfg['sustained_period_s']),
+                           sustained_period_s=cfg['sustained_period_s'],
+                           onset_budget_per_s=cfg['onset_budget_per_s']),
             classifier.feature_config, classifier)
         # Opened here so that a missing device or a bad file fails the configure transition
         # with its own message; file and simulated time are anchored at the first tick.
