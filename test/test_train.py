@@ -216,7 +216,7 @@ def test_precision_target_may_not_collapse_a_class_recall():
         choose_thresholds(probs, labels, n, keep_recall=1.5, **kw)
 
 
-def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
+def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path, capsys):
     torch = pytest.importorskip('torch')
     pytest.importorskip('onnx')
     import onnxruntime as ort
@@ -278,6 +278,18 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path):
     t2 = float(clf2.metadata['soft.temperature'])
     assert t2 == pytest.approx(temperature, rel=1e-3)        # same weights, same data
     assert np.max(np.abs(clf2.predict(x) - probs)) < 1e-3
+
+    # --resume takes the network's shape from the run's checkpoint as --init-from does
+    again = ['--no-real', '--scale', '0.012', '--epochs', '1', '--fa-minutes', '0.2',
+             '--no-cache', '--quiet', '--run-dir', str(tmp_path / 'run'), '--resume']
+    assert main(again + ['--channels', '16,32,64,128', '--out', str(tmp_path / 'x.onnx')]) == 2
+    assert '--resume' in capsys.readouterr().err and not (tmp_path / 'x.onnx').exists()
+    out3 = tmp_path / 'resumed.onnx'
+    assert main([a for a in again if a != '--quiet'] + ['--out', str(out3)]) == 0
+    assert 'resumed from' in capsys.readouterr().err       # the one epoch was done: no training
+    clf3 = Classifier(out3, expected=cfg)
+    assert 'channels 8/8/16/16/32' in clf3.metadata['soft.architecture']
+    assert np.max(np.abs(clf3.predict(x) - probs)) < 1e-3
 
 
 def test_init_from_a_checkpoint_of_another_network_names_the_options(tmp_path, capsys):

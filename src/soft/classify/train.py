@@ -419,31 +419,46 @@ def _synth_kind(seed: list[int], kinds: dict[str, int], kind: str, count: int, p
     return got, fails
 
 
-def _init_checkpoint(args: argparse.Namespace, torch) -> dict:
-    """Load the --init-from checkpoint and take the network's shape from it.
+def _checkpoint(path: Path, option: str, args: argparse.Namespace, torch) -> dict:
+    """Load a soft train checkpoint and take the network's shape from it.
 
     A checkpoint written since the architecture options existed records them, so re-calibrating
-    needs no repeated --channels/--relative-frames; an explicit option that contradicts the
-    checkpoint is an error rather than a silently different network.
+    (--init-from) or continuing a run (--resume) needs no repeated --channels/--relative-frames;
+    an explicit option that contradicts the checkpoint is an error rather than a silently
+    different network.
     """
-    path = Path(args.init_from)
-    if not path.is_file():
-        raise FileNotFoundError(f'--init-from: no checkpoint at {path}')
     ck = torch.load(path, weights_only=False)
     if not isinstance(ck, dict) or 'model' not in ck:
-        raise ValueError(f'--init-from {path}: not a soft train checkpoint (no "model" entry)')
+        raise ValueError(f'{option} {path}: not a soft train checkpoint (no "model" entry)')
     arch = ck.get('arch') or {}
-    for option, key, given in (('--channels', 'channels', args.channels),
-                               ('--relative-frames', 'relative_frames', args.relative_frames)):
+    for flag, key, given in (('--channels', 'channels', args.channels),
+                             ('--relative-frames', 'relative_frames', args.relative_frames)):
         if key not in arch:
             continue
         stored = tuple(arch[key]) if key == 'channels' else int(arch[key])
         if given is None:
             setattr(args, key, stored)
         elif given != stored:
-            raise ValueError(f'--init-from {path}: the checkpoint was trained with {option} '
+            raise ValueError(f'{option} {path}: the checkpoint was trained with {flag} '
                              f'{stored}, not {given}')
     return ck
+
+
+def _init_checkpoint(args: argparse.Namespace, torch) -> dict:
+    """The --init-from checkpoint (see :func:`_checkpoint`); it must exist."""
+    path = Path(args.init_from)
+    if not path.is_file():
+        raise FileNotFoundError(f'--init-from: no checkpoint at {path}')
+    return _checkpoint(path, '--init-from', args, torch)
+
+
+def _load_weights(model, ck: dict, option: str, path) -> None:
+    try:
+        model.load_state_dict(ck['model'])
+    except RuntimeError as exc:
+        raise ValueError(f'{option} {path}: the checkpoint is another network; give the '
+                         '--channels and --relative-frames it was trained with '
+                         f'({str(exc).splitlines()[0]})') from None
 
 
 def _logits(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -548,6 +563,9 @@ def train(args: argparse.Namespace) -> dict:
     fcfg = FeatureConfig()
     # checked before the data are built: a wrong checkpoint should fail in a second
     init = _init_checkpoint(args, torch) if args.init_from is not None else None
+    ckpt_path = args.run_dir / 'checkpoint.pt'
+    resumed = _checkpoint(ckpt_path, '--resume', args, torch) \
+        if args.resume and ckpt_path.is_file() else None
     data = _data(args, fcfg, prog)
     tr, va, fa = data['train'], data['val'], data['fa']
     prog.log(f'train windows: {len(tr)} {dict(Counter(tr.origin.tolist()))}; '
@@ -566,12 +584,7 @@ def train(args: argparse.Namespace) -> dict:
     model.set_band_stats(mean, std)
     if init is not None:
         # the band statistics come with the weights: the network was trained under them
-        try:
-            model.load_state_dict(init['model'])
-        except RuntimeError as exc:
-            raise ValueError(f'--init-from {args.init_from}: the checkpoint is another '
-                             'network; give the --channels and --relative-frames it was '
-                             f'trained with ({str(exc).splitlines()[0]})') from None
+        _load_weights(model, init, '--init-from', args.init_from)
         prog.log(f'initialised from {args.init_from}')
     counts = np.bincount(tr.y, minlength=taxonomy.NUM_CLASSES).astype(np.float64)
     weights = np.where(counts > 0, np.sqrt(counts.sum() / (taxonomy.NUM_CLASSES
@@ -595,16 +608,16 @@ def train(args: argparse.Namespace) -> dict:
                                                 steps_per_epoch=steps_per_epoch,
                                                 pct_start=0.2) if args.epochs else None
     args.run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = args.run_dir / 'checkpoint.pt'
     start_epoch, history = 0, []
-    if args.resume and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, weights_only=False)
-        if ck['n_train'] != len(tr) or ck['epochs'] != args.epochs:
+    if resumed is not None:
+        ck = resumed
+        if ck.get('n_train') != len(tr) or ck.get('epochs') != args.epochs:
             raise RuntimeError(f'{ckpt_path}: checkpoint is for another run '
-                               f'({ck["n_train"]} windows, {ck["epochs"]} epochs)')
-        model.load_state_dict(ck['model'])
+                               f'({ck.get("n_train")} windows, {ck.get("epochs")} epochs)')
+        _load_weights(model, ck, '--resume', ckpt_path)
         opt.load_state_dict(ck['opt'])
-        sched.load_state_dict(ck['sched'])
+        if sched is not None:
+            sched.load_state_dict(ck['sched'])
         start_epoch, history = ck['epoch'], ck['history']
         prog.log(f'resumed from {ckpt_path} after epoch {start_epoch}')
     prog.log(f'model: {count_parameters(model)} parameters; class weights '
