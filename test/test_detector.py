@@ -163,3 +163,23 @@ def test_onset_budget_keeps_a_busy_street_from_flooding_the_classifier(classifie
     for found in (found_free, found_gated):
         assert [d.class_id for d in found] == [WHISTLE]
         assert abs(found[0].onset_ns - (T0 + 31.25 * NS)) < 0.5 * NS
+
+
+def test_every_sensor_tuning_parameter_reaches_the_detector():
+    """A sensor parameter meant for the detector must exist on both sides, with one default."""
+    import dataclasses
+
+    import yaml
+
+    from soft.audio.detector import SENSOR_PARAMS
+    from soft.graph.sensor_node import SensorComponent
+    from soft.paths import config_dir
+
+    declared = {p.name: p.default for p in SensorComponent.params}
+    fields = {f.name: f.default for f in dataclasses.fields(DetectorConfig)}
+    shipped = yaml.safe_load((config_dir() / 'params' / 'sensor.yaml').read_text())
+    shipped = next(iter(shipped.values()))['ros__parameters']
+    for key in SENSOR_PARAMS:
+        assert key in declared and key in fields, key
+        if key != 'sensitivity_dbfs':           # per microphone: the site file sets it
+            assert declared[key] == fields[key] == shipped[key], key

@@ -36,6 +36,10 @@ class WindowClassifier(Protocol):
     def predict(self, batch: np.ndarray) -> np.ndarray: ...
 
 
+# the DetectorConfig fields a sensor takes from its parameters (soft.graph.sensor_node)
+SENSOR_PARAMS = ('sensitivity_dbfs', 'min_snr_db', 'sustained_period_s', 'onset_budget_per_s')
+
+
 @dataclass
 class DetectorConfig:
     """Detector tuning; levels in dB, durations in seconds."""

@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from soft.audio.detector import DetectorConfig, Detection, StreamingDetector
+from soft.audio.detector import SENSOR_PARAMS, DetectorConfig, Detection, StreamingDetector
 from soft.audio.drivers import NS, AudioBlock
 from soft.classify import taxonomy
 from soft.evaluation.intervals import wilson
@@ -34,8 +34,6 @@ BLOCK_S = 0.1
 FLOOR_PERCENTILE = 10.0
 FLOOR_MIN_DB = -60.0        # bed never more than this under the clip's loudest 100 ms
 ONSET_TOLERANCE_S = 0.05    # a refined onset may land this much before the clip start
-# the sensor parameters that reach the DetectorConfig (soft.graph.sensor_node)
-DEPLOYED_KEYS = ('sensitivity_dbfs', 'min_snr_db', 'sustained_period_s', 'onset_budget_per_s')
 
 
 def deployed_detector_config() -> tuple[DetectorConfig, dict]:
@@ -51,14 +49,14 @@ def deployed_detector_config() -> tuple[DetectorConfig, dict]:
         path = config_dir() / 'params' / 'sensor.yaml'
         data = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
         params = next(iter(data.values())).get('ros__parameters', {})
-        for key in DEPLOYED_KEYS:
+        for key in SENSOR_PARAMS:
             if key in params:
                 values[key] = params[key]
         source = f'{path} over the component defaults'
     except (FileNotFoundError, OSError, StopIteration, AttributeError, ValueError):
         pass
-    cfg = DetectorConfig(**{key: float(values[key]) for key in DEPLOYED_KEYS})
-    return cfg, {'source': source, **{key: getattr(cfg, key) for key in DEPLOYED_KEYS}}
+    cfg = DetectorConfig(**{key: float(values[key]) for key in SENSOR_PARAMS})
+    return cfg, {'source': source, **{key: getattr(cfg, key) for key in SENSOR_PARAMS}}
 
 
 def run_stream(x: np.ndarray, classifier, cfg: DetectorConfig, sample_rate: int,

@@ -60,7 +60,7 @@ class SensorComponent(Component):
     )
 
     def configure(self) -> None:
-        from soft.audio.detector import DetectorConfig, StreamingDetector
+        from soft.audio.detector import SENSOR_PARAMS, DetectorConfig, StreamingDetector
         from soft.audio.features import FeatureConfig
         from soft.classify.inference import Classifier
         from soft.paths import default_model
@@ -72,10 +72,7 @@ class SensorComponent(Component):
                                     expected=FeatureConfig(sample_rate=cfg['sample_rate']))
         self.classifier = classifier
         self.detector = StreamingDetector(
-            DetectorConfig(sensitivity_dbfs=cfg['sensitivity_dbfs'],
-                           min_snr_db=cfg['min_snr_db'],
-                           sustained_period_s=cfg['sustained_period_s'],
-                           onset_budget_per_s=cfg['onset_budget_per_s']),
+            DetectorConfig(**{key: cfg[key] for key in SENSOR_PARAMS}),
             classifier.feature_config, classifier)
         # Opened here so that a missing device or a bad file fails the configure transition
         # with its own message; file and simulated time are anchored at the first tick.
