@@ -143,3 +143,36 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
 def test_evaluate_reports_bad_input_without_traceback(tmp_path, capsys):
     assert main([str(tmp_path / 'none.onnx'), str(tmp_path)]) == 2
     assert 'soft evaluate: ModelError' in capsys.readouterr().err
+
+
+def test_onset_budget_option_shows_what_a_site_setting_trades(tmp_path, capsys):
+    cfg = FeatureConfig()
+    w, b = band_detector_weights(cfg, WHISTLE, 2000, 3000)
+    model = make_test_model(tmp_path / 'band.onnx', cfg, w, b)
+    data = tmp_path / 'data'
+    (data / 'whistle').mkdir(parents=True)
+    (data / 'rain').mkdir()
+    sf.write(str(data / 'whistle' / 'w.wav'), burst(2.0), SR)
+    rng = np.random.default_rng(2)
+    for k in range(3):                          # hard rain: about 8 drops a second
+        x = rng.standard_normal(20 * SR) * 0.002
+        for i in rng.integers(0, x.size - 800, size=160):
+            x[i:i + 800] += rng.uniform(0.05, 0.1) * np.exp(-np.arange(800) / 40.0) \
+                * rng.standard_normal(800)
+        sf.write(str(data / 'rain' / f'r{k}.flac'), x.astype(np.float32), SR)
+    load = {}
+    for budget in ('0', '1'):
+        out = tmp_path / f'b{budget}.json'
+        assert main([str(model), str(data), '--mixtures', '0', '--fa-minutes', '0.1',
+                     '--onset-budget', budget, '--out', str(out), '--quiet']) == 0
+        r = json.loads(out.read_text())
+        assert r['detector']['onset_budget_per_s'] == float(budget)
+        assert '--onset-budget' in r['detector']['source']
+        load[budget] = r['false_alarms']['real']
+    assert load['0']['onsets_over_budget'] == 0 and load['1']['onsets_over_budget'] > 0
+    assert load['1']['classified_windows_per_s'] < load['0']['classified_windows_per_s'] / 2
+    capsys.readouterr()
+    for bad in ('-1', 'many'):
+        with pytest.raises(SystemExit) as e:
+            main([str(model), str(data), '--onset-budget', bad])
+        assert e.value.code == 2 and '--onset-budget' in capsys.readouterr().err

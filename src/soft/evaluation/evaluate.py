@@ -17,6 +17,7 @@ Nothing is written but the JSON report: no audio, no features.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -74,8 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help='minutes of generated traffic for the false-alarm rate')
     p.add_argument('--max-clip-s', type=float, default=60.0,
                    help='longer weakly labelled clips are skipped (reason: long)')
+    p.add_argument('--onset-budget', type=_budget, default=None, metavar='PER_S',
+                   help='onsets a second the detector classifies freely before only the '
+                   'salient ones pass (default: config/params/sensor.yaml; 0: every onset), '
+                   'to see what a site\'s setting trades')
     p.add_argument('--quiet', action='store_true', help='no progress lines on stderr')
     return p
+
+
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'--onset-budget {text!r}: not a number') from None
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f'--onset-budget {value}: must be within 0-100 per s')
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,6 +176,10 @@ def evaluate(args: argparse.Namespace) -> dict:
     timings: dict[str, float] = {}
     classifier = Classifier(args.model, threads=1)
     cfg, cfg_info = clip_eval.deployed_detector_config()
+    if args.onset_budget is not None:
+        cfg = dataclasses.replace(cfg, onset_budget_per_s=args.onset_budget)
+        cfg_info = {**cfg_info, 'onset_budget_per_s': args.onset_budget,
+                    'source': cfg_info['source'] + '; --onset-budget on the command line'}
     sr = classifier.feature_config.sample_rate
     data = layouts.load_dataset(args.data, args.label_map, args.strict)
     split = args.split or ('val' if data.layout == 'manifest' else 'all')
