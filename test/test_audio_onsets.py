@@ -85,23 +85,20 @@ def test_pure_noise_window_is_flagged_not_ok():
     assert sum(oks) <= 4
 
 
-def test_candidates_fire_once_per_sound_and_not_on_noise():
+def _sparse_bursts(onsets):
+    """Quiet noise with a door-slam-like burst at each of ``onsets`` (s), 20 s long."""
     rng = np.random.default_rng(9)
     x = rng.standard_normal(SR * 20) * 0.01
-    onsets = [8.0, 12.5, 15.25]
     for t in onsets:
         i = int(t * SR)
         x[i:i + 4000] += _sound(rng, 'burst', 4000, 0.0) * 0.2
-    cfg = OnsetConfig()
-    bands = coarse_band_db(logmel(x.astype(np.float32), CFG), cfg.n_bands)
-    tracker = NoiseFloorTracker(CFG.frame_rate, width=cfg.n_bands)
-    tracker.update(bands[:, :500].T)                    # the noise before the sounds
-    floor = tracker.floor
-    picker = OnsetCandidates(cfg, CFG.frame_rate)
-    found = []
-    for i in range(0, bands.shape[1], 13):              # block size must not matter
-        found += picker.push(bands[:, i:i + 13], floor)[0]
-    times = np.array(found) * CFG.hop_length / SR
+    return x.astype(np.float32)
+
+
+def test_candidates_fire_once_per_sound_and_not_on_noise():
+    onsets = [8.0, 12.5, 15.25]
+    # the floor from the noise before the sounds; blocks of 13 frames (size must not matter)
+    times, _ = _candidates(_sparse_bursts(onsets), OnsetConfig(), floor_frames=500)
     assert len(times) == 3
     np.testing.assert_allclose(times, onsets, atol=0.03)
 
@@ -117,10 +114,11 @@ def _rain_with_bangs(rng, seconds, bangs):
     return x.astype(np.float32)
 
 
-def _candidates(x, cfg, block=13):
+def _candidates(x, cfg, block=13, floor_frames=300):
+    """Candidate times (s) and the picker, the floor taken from the first frames."""
     bands = coarse_band_db(logmel(x, CFG), cfg.n_bands)
     tracker = NoiseFloorTracker(CFG.frame_rate, width=cfg.n_bands)
-    tracker.update(bands[:, :300].T)
+    tracker.update(bands[:, :floor_frames].T)
     picker = OnsetCandidates(cfg, CFG.frame_rate)
     found = []
     for i in range(0, bands.shape[1], block):
@@ -146,12 +144,7 @@ def test_budget_bounds_the_candidate_rate_and_keeps_the_salient_sounds():
 
 
 def test_budget_passes_everything_when_candidates_are_sparse():
-    rng = np.random.default_rng(9)
-    x = rng.standard_normal(SR * 20) * 0.01
     onsets = [8.0, 12.5, 15.25]
-    for t in onsets:
-        i = int(t * SR)
-        x[i:i + 4000] += _sound(rng, 'burst', 4000, 0.0) * 0.2
-    gated, picker = _candidates(x.astype(np.float32), OnsetConfig(budget_per_s=0.5))
+    gated, picker = _candidates(_sparse_bursts(onsets), OnsetConfig(budget_per_s=0.5))
     np.testing.assert_allclose(gated, onsets, atol=0.03)
     assert picker.dropped == 0
