@@ -172,6 +172,61 @@ def test_mic_response_stays_within_its_drawn_limits():
     assert np.allclose(A.apply_mic(x[SR:2 * SR], sos)[4000:], ref[4000:], atol=1e-6)
 
 
+@pytest.mark.parametrize('cutoff', [3400.0, 5500.0, 7200.0])
+def test_bandlimit_keeps_the_band_below_its_cutoff_and_removes_the_band_above(cutoff):
+    f = np.array([0.5, 0.9, 1.0, 1.25, 1.6]) * cutoff
+    f = f[f < 0.5 * SR]
+    for order in A.BANDLIMIT_ORDERS:
+        db = 20 * np.log10(np.abs(A.sos_gain(A.bandlimit_sos(cutoff, SR, order), f, SR)))
+        assert abs(db[0]) < 0.1                          # an octave below: untouched
+        assert -3.5 < db[2] < -2.5                       # -3 dB at the cutoff
+        if f.size > 4:                                   # ... and falling at order x 6 dB/oct
+            assert db[4] < -6.0 * order * math.log2(1.6) + 6.0
+    # a recording made at 11.025 kHz: white noise keeps nothing above 6 kHz
+    x = np.random.default_rng(4).normal(size=SR)
+    y = A.apply_mic(x, A.bandlimit_sos(5500.0, SR))
+    fr, p = signal.welch(y, SR, nperseg=1024)
+    assert 10 * np.log10(p[fr > 6000].mean() / p[fr < 4000].mean()) < -40
+    with pytest.raises(ValueError, match='cutoff_hz 8000'):
+        A.bandlimit_sos(8000.0, SR)
+    rng = np.random.default_rng(5)
+    cut = [A.draw_bandlimit(rng, SR, (3400.0, 7200.0)) for _ in range(200)]
+    assert {len(s) for s in cut} == {o // 2 for o in A.BANDLIMIT_ORDERS}
+
+
+def _top_band_db(windows: np.ndarray) -> np.ndarray:
+    """Per window, the 6.5-7.5 kHz band's power over the 0.3-3 kHz band's, dB."""
+    fr, p = signal.welch(windows.astype(np.float64), SR, nperseg=512, axis=-1)
+    return 10 * np.log10(p[:, (fr > 6500) & (fr < 7500)].mean(1) / p[:, (fr > 300) &
+                                                                     (fr < 3000)].mean(1))
+
+
+def test_band_limited_recipe_takes_the_top_band_from_street_and_real_windows(monkeypatch):
+    """The top band is gone from background windows (not only events: a band-limited
+    street must stay background) and from real crops, and only when the recipe says so."""
+    fcfg = FeatureConfig()
+    pool = fset.background_pool(20.0, np.random.default_rng(1), SR)
+    captured: list[np.ndarray] = []
+    monkeypatch.setattr(fset, '_pack', lambda w, *a: captured.extend(w))
+    narrow = replace(fset.Recipe(), mic_probability=0.0, bandlimit_hz=(3400.0, 4000.0))
+    for probability, expect_cut in ((1.0, True), (0.0, False)):
+        captured.clear()
+        fset.background_set(6, pool, np.random.default_rng(2), fcfg,
+                            replace(narrow, bandlimit_probability=probability))
+        top = _top_band_db(np.stack(captured))
+        assert np.all(top < -45) if expect_cut else np.all(top > -35), top
+    noise = np.random.default_rng(3).normal(size=2 * SR)
+    noise[SR // 2:SR // 2 + 800] *= 30.0             # one loud burst: the onset to crop at
+    for probability, expect_cut in ((1.0, True), (0.0, False)):
+        recipe = replace(narrow, real_bandlimit_probability=probability,
+                         bandlimit_probability=0.0, speed_probability=0.0,
+                         real_reverb_probability=0.0)
+        w = fset.real_window(noise, np.random.default_rng(4), fcfg, recipe, None,
+                             impulsive=True, mixed=False, augmented=True)
+        top = _top_band_db(w[None])
+        assert (top < -45) if expect_cut else (top > -10), top
+
+
 def _click_train(onset: int, period: int, count: int, size: int) -> np.ndarray:
     x = np.zeros(size)
     x[onset:onset + period * count:period] = 1.0
@@ -236,7 +291,9 @@ def test_real_background_pool_sets_street_levels_and_skips_short_clips():
 
 def _all_on() -> fset.Recipe:
     return replace(fset.Recipe(), reverb_probability=1.0, real_reverb_probability=1.0,
-                   mic_probability=1.0, mixtures_per_render=2, background_pool_s=20.0)
+                   mic_probability=1.0, bandlimit_probability=1.0,
+                   real_bandlimit_probability=1.0, mixtures_per_render=2,
+                   background_pool_s=20.0)
 
 
 def test_feature_sets_with_every_augmentation_on_are_finite_and_deterministic():

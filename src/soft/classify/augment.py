@@ -359,6 +359,33 @@ def apply_mic(x: np.ndarray, sos: np.ndarray, pad: int = 512) -> np.ndarray:
     return y[k:]
 
 
+# --- bandwidth -------------------------------------------------------------------------------
+
+BANDLIMIT_ORDERS = (4, 8, 16)    # a distant source or soft codec ... a resampled recording
+
+
+def bandlimit_sos(cutoff_hz: float, sample_rate: int, order: int = 16) -> np.ndarray:
+    """Butterworth low-pass at ``cutoff_hz`` as second-order sections.
+
+    Order 16 stands for a recording made at twice ``cutoff_hz`` and resampled: nothing above
+    its Nyquist frequency survives (11.025 kHz sources stop at 5.5 kHz, 8 kHz ones at 4 kHz).
+    Lower orders stand for the gentler losses of distance, wind screens and codecs.
+    """
+    nyq = 0.5 * sample_rate
+    if not 0.0 < cutoff_hz < nyq:
+        raise ValueError(f'cutoff_hz {cutoff_hz}: must lie between 0 and the Nyquist '
+                         f'frequency {nyq:g} Hz')
+    return signal.butter(int(order), cutoff_hz, fs=sample_rate, output='sos')
+
+
+def draw_bandlimit(rng: np.random.Generator, sample_rate: int,
+                   cutoff_hz: tuple[float, float]) -> np.ndarray:
+    """A random band limit: cutoff log-uniform in ``cutoff_hz``, order from BANDLIMIT_ORDERS."""
+    hi = min(cutoff_hz[1], 0.95 * 0.5 * sample_rate)
+    return bandlimit_sos(_log_uniform(rng, min(cutoff_hz[0], hi), hi), sample_rate,
+                         int(rng.choice(BANDLIMIT_ORDERS)))
+
+
 # --- speed and pitch -------------------------------------------------------------------------
 
 def _ratio(factor: float, max_den: int = 48) -> Fraction:

@@ -51,6 +51,11 @@ class Recipe:
     reverb_probability: float = 0.5        # rendered events heard in a street canyon/square
     real_reverb_probability: float = 0.15  # real clips already carry a room: rarely more
     mic_probability: float = 0.7           # whole mixture through a random street mic
+    # band limits: a real clip made at 8-11 kHz (or a far source) has nothing above 4-5.5 kHz,
+    # and the shipped 1.4.1 lost most gunshots on held-out clips low-passed at 5.5 kHz
+    bandlimit_probability: float = 0.2          # whole window (event and street), after the mic
+    real_bandlimit_probability: float = 0.3     # a real clip alone, before it is mixed
+    bandlimit_hz: tuple[float, float] = (3400.0, 7200.0)    # cutoff, log-uniform
     speed_probability: float = 0.4         # dry source (or real clip) played faster/slower
     speed_range: tuple[float, float] = (0.85, 1.18)
     pitch_probability: float = 0.3         # sustained sounds only, duration kept
@@ -80,7 +85,8 @@ class Recipe:
         """The same recipe with every street augmentation switched off (for baselines)."""
         return replace(self, reverb_probability=0.0, real_reverb_probability=0.0,
                        mic_probability=0.0, speed_probability=0.0, pitch_probability=0.0,
-                       burst_probability=0.0)
+                       burst_probability=0.0, bandlimit_probability=0.0,
+                       real_bandlimit_probability=0.0)
 
 
 @dataclass
@@ -160,9 +166,19 @@ def vary_source(x: np.ndarray, onset: int, sustained: bool, rng: np.random.Gener
 
 def through_mic(x: np.ndarray, rng: np.random.Generator, sample_rate: int,
                 recipe: Recipe) -> np.ndarray:
-    """The whole mixture (event and background) through a random street microphone."""
+    """The whole mixture (event and background) through a random street microphone, and
+    sometimes through a band-limited channel (so band-limited streets are background too)."""
     if rng.random() < recipe.mic_probability:
-        return augment.apply_mic(x, augment.mic_response(rng, sample_rate))
+        x = augment.apply_mic(x, augment.mic_response(rng, sample_rate))
+    return bandlimited(x, rng, sample_rate, recipe, recipe.bandlimit_probability)
+
+
+def bandlimited(x: np.ndarray, rng: np.random.Generator, sample_rate: int, recipe: Recipe,
+                probability: float) -> np.ndarray:
+    """``x`` low-passed at a random cutoff with the given probability, else unchanged."""
+    if rng.random() < probability:
+        return augment.apply_mic(x, augment.draw_bandlimit(rng, sample_rate,
+                                                           recipe.bandlimit_hz))
     return x
 
 
@@ -341,7 +357,8 @@ def real_window(x: np.ndarray, rng: np.random.Generator, fcfg: FeatureConfig,
 
     Real clips are treated as pressure of unknown scale: mixed ones are scaled to an SNR
     over the (calibrated) background, clean ones to a plausible street level. ``augmented``
-    (training only) varies speed or pitch, sometimes adds a street's reverberation, and puts
+    (training only) varies speed or pitch, sometimes adds a street's reverberation or takes
+    the clip's top band away (a recording made at a lower rate, or a far source), and puts
     the result through a random microphone; validation crops stay as recorded.
     """
     n = fcfg.window_samples()
@@ -351,6 +368,7 @@ def real_window(x: np.ndarray, rng: np.random.Generator, fcfg: FeatureConfig,
         if rng.random() < recipe.real_reverb_probability:
             # keep the clip's length: the onset search and crops see the same span
             x = augment.reverberate(x, 0, augment.street_ir(rng, sr))[0][:x.size]
+        x = bandlimited(x, rng, sr, recipe, recipe.real_bandlimit_probability)
     cands = onsets(x, sr)
     rank = onset_rank if onset_rank is not None else int(rng.integers(len(cands)))
     onset = cands[min(rank, len(cands) - 1)]
