@@ -138,6 +138,41 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
     assert 'Clip level' in text and 'EBR dB' in text and 'False alarms' in text
     assert 'Windows classified per second of background' in text
     assert 'R 95% CI' in text and '[0.51, 1.00]' in text
+    bw = r['bandwidth']['per_cutoff']          # default cutoffs: 11 and 8 kHz recordings
+    assert set(bw) == {'5500', '3800'}
+    assert all(len(m['clips_detail']) == 8 for m in bw.values())
+    assert bw['5500']['per_class']['whistle']['recall'] == 1.0
+    assert 'every clip band-limited' in text
+
+
+def test_band_limited_clip_level_loses_what_lies_above_the_cutoff(tmp_path, capsys):
+    """A model listening at 2-3 kHz keeps its whistles at a 5.5 kHz cutoff and loses them at
+    1.5 kHz; the unlimited clip level is untouched; bad cutoffs are named."""
+    cfg = FeatureConfig()
+    w, b = band_detector_weights(cfg, WHISTLE, 2000, 3000)
+    model = make_test_model(tmp_path / 'band.onnx', cfg, w, b)
+    data = whistles_and_rain(tmp_path / 'data')
+    out = tmp_path / 'bw.json'
+    assert main([str(model), str(data), '--mixtures', '0', '--fa-minutes', '0',
+                 '--bandwidths', '5500,1500', '--out', str(out), '--quiet']) == 0
+    r = json.loads(out.read_text())
+    assert r['clip_level']['per_class']['whistle']['recall'] == 1.0
+    bw = r['bandwidth']['per_cutoff']
+    assert bw['5500']['per_class']['whistle']['recall'] == 1.0
+    assert bw['1500']['per_class']['whistle']['recall'] == 0.0
+    assert bw['1500']['per_class']['background']['recall'] == 1.0
+    assert len(bw['1500']['clips_detail']) == 8
+    assert main([str(model), str(data), '--mixtures', '0', '--fa-minutes', '0',
+                 '--bandwidths', 'none', '--out', str(out), '--quiet']) == 0
+    assert json.loads(out.read_text())['bandwidth']['per_cutoff'] == {}
+    capsys.readouterr()
+    assert main([str(model), str(data), '--mixtures', '0', '--bandwidths', '9000',
+                 '--quiet']) == 2
+    assert '--bandwidths: cutoff_hz 9000' in capsys.readouterr().err
+    for bad in ('100', 'wide'):
+        with pytest.raises(SystemExit) as e:
+            main([str(model), str(data), '--bandwidths', bad])
+        assert e.value.code == 2 and '--bandwidths' in capsys.readouterr().err
 
 
 def test_evaluate_reports_bad_input_without_traceback(tmp_path, capsys):

@@ -63,6 +63,10 @@ def test_compare_two_evaluated_models_end_to_end(tmp_path, capsys):
     e = c['event_based']['+6']
     assert e['difference'] > 0 and e['candidate'] > e['base']
     assert c['false_alarms_real']['candidate_events'] == 0
+    # the band-limited clip levels are paired too: a 2-3 kHz whistle survives 5.5 kHz
+    assert set(c['bandwidth']) == {'5500', '3800'}
+    assert c['bandwidth']['5500']['broken'] == 4 and c['bandwidth']['5500']['fixed'] == 0
+    assert 'clips band-limited at 5500 Hz: 0 fixed, 4 broken' in text
     # other mixtures (another seed) cannot be paired: refused, naming the field
     assert paired.main([str(reports['good']), str(reports['other'])]) == 2
     err = capsys.readouterr().err

@@ -57,6 +57,11 @@ def test_two_recipes_over_seeds_end_to_end(tmp_path, capsys):
     assert e['candidate_per_run']['hits'] == [0, 0] and sum(e['base_per_run']['hits']) > 0
     assert c['false_alarms_real']['candidate_runs'] == [0, 0]
     assert 'base recipe: 2 runs (good-0, good-1)' in text and 'p = 0.33' in text
+    # band-limited at 5.5 kHz the whistles stay and the deaf runs still miss them all
+    b = c['bandwidth']['5500']
+    assert b['candidate_runs'] == [0.5, 0.5] and b['base_runs'] == [1.0, 1.0]
+    assert b['recall_per_true_class']['whistle']['base'] == 1.0
+    assert 'clips band-limited at 5500 Hz: accuracy 1.000 -> 0.500' in text
 
     # a run of the candidate made on other mixtures is refused, naming it
     other = tmp_path / 'other.json'

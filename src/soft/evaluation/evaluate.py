@@ -8,7 +8,10 @@ Three views, all through the deployed streaming detector (:mod:`clip_eval`):
    +6 dB EBR (:mod:`mixtures`), scored with sed_eval's definitions (:mod:`event_metrics`);
    strongly labelled recordings (DCASE layout) are also scored as they are;
 3. false alarms per hour of the police classes on background-only streams (DATA's background
-   clips concatenated, and generated traffic).
+   clips concatenated, and generated traffic);
+4. the clip level again with every clip band-limited, as if recorded at a lower sample rate
+   (``--bandwidths``): a model that leans on the top band fails on such recordings, and on
+   far sources that lost it to the air.
 
 On the shared dev set only the validation groups of the training's own split are used
 (same fraction and seed as ``soft train``), so the evaluation never hears a training clip.
@@ -41,6 +44,10 @@ TRAIN_SEED = 0
 MERGE_GAP_S = mx.BURST_GAP_S
 STREAM_S = 120.0
 MAX_REAL_FA_S = 3600.0
+# Nyquist frequencies of recordings made at 11.025 and 8 kHz (a little under, as resamplers
+# leave a transition band)
+BANDWIDTHS_HZ = (5500.0, 3800.0)
+BANDLIMIT_ORDER = 16
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,8 +86,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help='onsets a second the detector classifies freely before only the '
                    'salient ones pass (default: config/params/sensor.yaml; 0: every onset), '
                    'to see what a site\'s setting trades')
+    p.add_argument('--bandwidths', type=_bandwidths, default=BANDWIDTHS_HZ, metavar='HZ,HZ',
+                   help='repeat the clip level with every clip low-passed at each of these '
+                   'cutoffs, as recordings made at twice the cutoff (default: '
+                   f'{",".join(f"{b:g}" for b in BANDWIDTHS_HZ)}; "none": skip)')
     p.add_argument('--quiet', action='store_true', help='no progress lines on stderr')
     return p
+
+
+def _bandwidths(text: str) -> tuple[float, ...]:
+    if text.strip().lower() in ('none', ''):
+        return ()
+    try:
+        values = tuple(float(v) for v in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'--bandwidths {text!r}: expected cutoffs in Hz '
+                                         'such as 5500,3800, or none') from None
+    bad = [v for v in values if not v >= 500.0]
+    if bad:
+        raise argparse.ArgumentTypeError(f'--bandwidths {bad[0]:g}: a cutoff under 500 Hz '
+                                         'leaves no sound to classify')
+    return values
 
 
 def _budget(text: str) -> float:
@@ -237,9 +263,38 @@ def evaluate(args: argparse.Namespace) -> dict:
                 and (c.events is None or not c.events)]
     report['false_alarms'] = _false_alarm_section(bg_clips, classifier, cfg, sr, args, log)
     timings['false_alarms_s'] = time.perf_counter() - t
+
+    # 4. band-limited recordings
+    t = time.perf_counter()
+    report['bandwidth'] = _bandwidth_section(loaded, classifier, cfg, sr, args, log)
+    timings['bandwidth_s'] = time.perf_counter() - t
     timings['total_s'] = time.perf_counter() - t_start
     report['timings'] = timings
     return report
+
+
+def _bandwidth_section(loaded, classifier, cfg, sr: int, args, log) -> dict:
+    """Clip level on low-passed copies of every clip (zero phase: onsets stay put)."""
+    from scipy import signal
+
+    from soft.classify.augment import bandlimit_sos
+
+    section: dict = {'definition': f'every clip low-passed (Butterworth order {BANDLIMIT_ORDER}'
+                     ', zero phase) at the cutoff, as a recording made at twice the cutoff; '
+                     'then the clip level as above', 'per_cutoff': {}}
+    for cut in args.bandwidths:
+        try:
+            sos = bandlimit_sos(cut, sr, BANDLIMIT_ORDER)
+        except ValueError as exc:
+            raise ValueError(f'--bandwidths: {exc}') from None
+        narrow = [(c, signal.sosfiltfilt(sos, x).astype(np.float32)) for c, x in loaded]
+        results = clip_eval.evaluate_clips(narrow, classifier, cfg, args.seed)
+        m = clip_eval.classification_metrics([r.true_id for r in results],
+                                             [r.pred_id for r in results])
+        m['clips_detail'] = clip_eval.results_table(results)
+        section['per_cutoff'][f'{cut:g}'] = m
+        log(f'clip level band-limited at {cut:g} Hz: accuracy {m["accuracy"]:.3f}')
+    return section
 
 
 def _mixture_section(weak, classifier, cfg, sr: int, args, log) -> dict:
@@ -421,9 +476,20 @@ def format_report(r: dict) -> str:
         for k in ('real', 'generated', 'combined')))
     if 'classified_windows_per_s' in fa.get('real', {}):
         lines.append('Windows classified per second of background: ' + ', '.join(
-            f'{k} {fa[k]["classified_windows_per_s"]:.2f} ({fa[k]["onsets_over_budget"]} '
+            f'{k} {_f(fa[k]["classified_windows_per_s"])} ({fa[k]["onsets_over_budget"]} '
             'onsets over the budget)' for k in ('real', 'generated')))
+    bw = r.get('bandwidth', {}).get('per_cutoff', {})
+    if bw:
+        lines.append('')
+        lines.append('Clip level, every clip band-limited as if recorded at twice the cutoff '
+                     '(P / R of the classes with 5 clips or more):')
+        for cut, m in bw.items():
+            shown = ', '.join(f'{k} {_f(v["precision"])} / {_f(v["recall"])}'
+                              for k, v in m['per_class'].items() if v['support'] >= 5)
+            lines.append(f'{cut:>6} Hz: accuracy {_f(m["accuracy"])}, macro F1 '
+                         f'{_f(m["macro_f1"])}; {shown}')
     t = r['timings']
     lines.append(f'time: {t["total_s"]:.0f} s (clips {t["clip_level_s"]:.0f} s, events '
-                 f'{t["event_based_s"]:.0f} s, false alarms {t["false_alarms_s"]:.0f} s)')
+                 f'{t["event_based_s"]:.0f} s, false alarms {t["false_alarms_s"]:.0f} s, '
+                 f'band-limited {t.get("bandwidth_s", 0.0):.0f} s)')
     return '\n'.join(lines)

@@ -47,9 +47,10 @@ def _clip_key(path: str, root: str) -> str:
     return p.as_posix()
 
 
-def _clips(report: dict, name: str) -> dict[str, tuple[int, int]]:
+def _clips(report: dict, name: str, section: dict | None = None
+           ) -> dict[str, tuple[int, int]]:
     try:
-        rows = report['clip_level']['clips_detail']
+        rows = (report['clip_level'] if section is None else section)['clips_detail']
         root = report['data']['root']
     except KeyError as exc:
         raise ComparisonError(f'{name}: no {exc.args[0]!r} (not a soft evaluate report, or '
@@ -63,9 +64,12 @@ def mcnemar_exact(fixed: int, broken: int) -> float:
     return 1.0 if n == 0 else float(stats.binomtest(fixed, n, 0.5).pvalue)
 
 
-def compare_clips(base: dict, cand: dict) -> dict:
-    """Clips fixed and broken by the candidate, overall and per true label."""
-    a, b = _clips(base, 'base'), _clips(cand, 'candidate')
+def compare_clips(base: dict, cand: dict, cutoff: str | None = None) -> dict:
+    """Clips fixed and broken by the candidate, overall and per true label; with ``cutoff``,
+    on the clips band-limited at that cutoff (the reports' ``bandwidth`` sections)."""
+    def section(report: dict) -> dict | None:
+        return None if cutoff is None else report['bandwidth']['per_cutoff'][cutoff]
+    a, b = _clips(base, 'base', section(base)), _clips(cand, 'candidate', section(cand))
     if set(a) != set(b):
         only = sorted(set(a) ^ set(b))
         raise ComparisonError(f'clip_level.clips_detail: the reports list different clips '
@@ -183,7 +187,14 @@ def compare(base: dict, cand: dict) -> dict:
     return {'base': base.get('model', {}), 'candidate': cand.get('model', {}),
             'clip_level': compare_clips(base, cand),
             'event_based': compare_events(base, cand),
-            'false_alarms_real': compare_false_alarms(base, cand)}
+            'false_alarms_real': compare_false_alarms(base, cand),
+            'bandwidth': {cut: compare_clips(base, cand, cut) for cut in _cutoffs(base)
+                          if cut in _cutoffs(cand)}}
+
+
+def _cutoffs(report: dict) -> list[str]:
+    """Band-limit cutoffs a report holds (none in reports written before the section)."""
+    return list(report.get('bandwidth', {}).get('per_cutoff', {}))
 
 
 def format_comparison(c: dict) -> str:
@@ -211,6 +222,9 @@ def format_comparison(c: dict) -> str:
         lines.append(f'police false events on {f["hours"] * 60:.1f} min of real background: '
                      f'{f["base_events"]} -> {f["candidate_events"]} (exact p = '
                      f'{f["p_value"]:.3f})')
+    for cut, b in c.get('bandwidth', {}).items():
+        lines.append(f'clips band-limited at {cut} Hz: {b["fixed"]} fixed, {b["broken"]} '
+                     f'broken (McNemar exact p = {b["p_value"]:.3f})')
     return '\n'.join(lines)
 
 

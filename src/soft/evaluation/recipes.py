@@ -22,7 +22,7 @@ import numpy as np
 
 from soft.evaluation.event_metrics import error_rate_of_counts
 from soft.evaluation.intervals import format_ci
-from soft.evaluation.paired import ComparisonError, _clips, _name, check_same_data, \
+from soft.evaluation.paired import ComparisonError, _clips, _cutoffs, _name, check_same_data, \
     check_same_mixtures, compare_clips, compare_false_alarms
 
 
@@ -83,11 +83,15 @@ def _summary(diff_draws: np.ndarray, observed: float, lower_is_better: bool) -> 
             'share_candidate_better': float(better) if d.size else math.nan}
 
 
-def _clip_section(arm_a: Sequence[dict], arm_b: Sequence[dict], rng, resamples: int) -> dict:
-    keys = sorted(_clips(arm_a[0], 'base'))
+def _clip_section(arm_a: Sequence[dict], arm_b: Sequence[dict], rng, resamples: int,
+                  cutoff: str | None = None) -> dict:
+    """Clip accuracy of each arm; with ``cutoff``, on the clips band-limited at it."""
+    def section(report: dict) -> dict | None:
+        return None if cutoff is None else report['bandwidth']['per_cutoff'][cutoff]
+    keys = sorted(_clips(arm_a[0], 'base', section(arm_a[0])))
 
     def matrix(arm):
-        rows = [_clips(r, 'report') for r in arm]
+        rows = [_clips(r, 'report', section(r)) for r in arm]
         truth = np.array([rows[0][k][0] for k in keys])
         return truth, np.array([[row[k][1] == row[k][0] for k in keys] for row in rows], float)
 
@@ -187,7 +191,10 @@ def compare_recipes(arm_a: Sequence[dict], arm_b: Sequence[dict],
             'resamples': resamples,
             'clip_level': _clip_section(arm_a, arm_b, rng, resamples),
             'event_based': _event_section(arm_a, arm_b, rng, resamples),
-            'false_alarms_real': _false_alarm_section(arm_a, arm_b, rng, resamples)}
+            'false_alarms_real': _false_alarm_section(arm_a, arm_b, rng, resamples),
+            'bandwidth': {cut: _clip_section(arm_a, arm_b, rng, resamples, cut)
+                          for cut in _cutoffs(arm_a[0])
+                          if all(cut in _cutoffs(r) for r in list(arm_a) + list(arm_b))}}
 
 
 def _runs(values: Sequence[float], fmt: str) -> str:
@@ -229,4 +236,10 @@ def format_recipe_comparison(c: dict) -> str:
                      f'{_runs(f["candidate_runs"], ".0f")}, mean difference '
                      f'{f["difference"]:+.1f} {format_ci(f["difference_ci95"], "+.1f")} '
                      f'(p = {f["permutation_p"]:.2f})')
+    for cut, b in c.get('bandwidth', {}).items():
+        lines.append(f'clips band-limited at {cut} Hz: accuracy {b["base"]:.3f} -> '
+                     f'{b["candidate"]:.3f}, difference {b["difference"]:+.3f} '
+                     f'{format_ci(b["difference_ci95"], "+.3f")} (p = {b["permutation_p"]:.2f}); '
+                     + ', '.join(f'{k} {v["base"]:.2f}->{v["candidate"]:.2f}' for k, v in
+                                 b['recall_per_true_class'].items() if v['clips'] >= 5))
     return '\n'.join(lines)
