@@ -61,6 +61,24 @@ def test_card_separates_real_from_generated_only_classes_and_reports_real_false_
     r = _report()
     r['args']['keep_recall'] = '0.8'
     assert 'may not keep less than 0.8 of the recall' in render_model_card(r)
+    assert 'low-passed at' not in card                 # a recipe from before band limits
+    r['recipe'].update(bandlimit_probability=0.2, real_bandlimit_probability=0.3,
+                       bandlimit_hz=[3400.0, 7200.0])
+    assert 'low-passed at 3400–7200 Hz' in render_model_card(r)
+    assert 'on 20 % of whole windows and 30 % of real clips' in render_model_card(r)
+
+
+def test_card_shows_the_band_limited_clip_level_next_to_the_full_band():
+    def clip(recalls: dict) -> dict:
+        return {'accuracy': 0.8, 'per_class': {k: {'support': n, 'predicted': n,
+                                                   'precision': 1.0, 'recall': r, 'f1': 1.0}
+                                               for k, (n, r) in recalls.items()}}
+    ev = {'clip_level': clip({'gunshot': (16, 0.81), 'siren': (19, 0.68), 'scream': (2, 0.5)}),
+          'bandwidth': {'definition': 'low-passed', 'per_cutoff': {
+              '5500': clip({'gunshot': (16, 0.5), 'siren': (19, 0.68), 'scream': (2, 0.0)})}}}
+    card = render_model_card(_report(), evaluation=ev)
+    assert '| cutoff | accuracy | gunshot | siren |' in card   # classes of 5 clips or more
+    assert '| none | 0.80 | 0.81 | 0.68 |' in card and '| 5500 Hz | 0.80 | 0.50 | 0.68 |' in card
 
 
 def test_generator_summary_counts_flags_and_names_classes_without_real_clips():

@@ -125,7 +125,8 @@ def render_model_card(report: dict, system: dict | None = None,
         'facade loss) and squares, with band-dependent RT60 0.2–2.5 s, on '
         f'{_pct(recipe.get("reverb_probability"))} of events; the whole mixture through a '
         'random street microphone (high-pass 40–250 Hz, presence peak 0–6 dB at 2–7 kHz, '
-        f'±3 dB tilt) on {_pct(recipe.get("mic_probability"))}. The mixing pool joins the '
+        f'±3 dB tilt) on {_pct(recipe.get("mic_probability"))}'
+        f'{_bandlimit_text(recipe)}. The mixing pool joins the '
         'generated streets and the **training split\'s real ambience** (rain, sea waves, '
         'helicopter, SESA casual, wind, traffic), each clip set to 45–72 dB(A).',
         '2. **Real** clips of `shared/data/devset` and `devset-extra` (ESC-10, SESA and openly '
@@ -335,8 +336,38 @@ def render_evaluation(ev: dict) -> list[str]:
     if lines:
         out += ['', 'False alarms (target ≤ 1 police-class event per sensor-hour on real '
                 'background streams):', ''] + [f'- {li}' for li in lines]
+    out += render_bandwidth(ev)
     out.append('')
     return out
+
+
+def render_bandwidth(ev: dict) -> list[str]:
+    """The clip level on band-limited copies: recordings made at 11 or 8 kHz, far sources."""
+    bw = (ev.get('bandwidth') or {}).get('per_cutoff') or {}
+    if not bw:
+        return []
+    full = ev['clip_level']['per_class']
+    shown = [k for k, v in full.items() if v['support'] >= 5]
+    out = ['', 'The same clips **band-limited** (`soft evaluate --bandwidths`; '
+           f'{ev["bandwidth"].get("definition", "")}): recall per class, accuracy.', '',
+           '| cutoff | accuracy | ' + ' | '.join(shown) + ' |',
+           '|---' * (len(shown) + 2) + '|',
+           f'| none | {_f(ev["clip_level"].get("accuracy"))} | '
+           + ' | '.join(_f(full[k]['recall']) for k in shown) + ' |']
+    for cut, m in bw.items():
+        out.append(f'| {cut} Hz | {_f(m.get("accuracy"))} | '
+                   + ' | '.join(_f(m['per_class'][k]['recall']) for k in shown) + ' |')
+    return out
+
+
+def _bandlimit_text(recipe: dict) -> str:
+    """The band-limit augmentation, for runs whose recipe had it."""
+    if not recipe.get('bandlimit_probability') and not recipe.get('real_bandlimit_probability'):
+        return ''
+    return (f'; low-passed at {_rng(recipe.get("bandlimit_hz"))} Hz (Butterworth order 4–16, '
+            f'as a far source or a recording made at a lower rate) on '
+            f'{_pct(recipe.get("bandlimit_probability"))} of whole windows and '
+            f'{_pct(recipe.get("real_bandlimit_probability"))} of real clips before mixing')
 
 
 def render_generator_summary(gen: dict) -> list[str]:
