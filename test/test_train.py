@@ -230,7 +230,7 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path, capsys):
     rc = main(['--no-real', '--scale', '0.012', '--epochs', '1', '--fa-minutes', '0.2',
                '--no-cache', '--quiet', '--out', str(out), '--run-dir', str(tmp_path / 'run'),
                '--version', 'smoke-1', '--date', '2026-11-24', '--channels', '8,8,16,16,32',
-               '--model-card', str(tmp_path / 'MODEL_CARD.md')])
+               '--band-limit', '--model-card', str(tmp_path / 'MODEL_CARD.md')])
     assert rc == 0 and out.is_file() and out.stat().st_size < 5 * 1024 * 1024
 
     cfg = FeatureConfig()
@@ -264,6 +264,9 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path, capsys):
     assert sess.get_inputs()[0].name == 'logmel' and sess.get_outputs()[0].name == 'probs'
     card = (tmp_path / 'MODEL_CARD.md').read_text()
     assert clf.sha256 in card and 'Generated validation windows' in card
+    recipe = json.loads((tmp_path / 'run' / 'report.json').read_text())['recipe']
+    assert recipe['bandlimit_probability'] == 0.2 and recipe['real_bandlimit_probability'] == 0.3
+    assert 'low-passed at 3400–7200 Hz' in card           # --band-limit reached the recipe
 
     # --epochs 0: the same weights, re-calibrated under other budgets, re-exported
     out2 = tmp_path / 'recal.onnx'

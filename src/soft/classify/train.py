@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help='seed of the real clips\' train/validation split (default: --seed); '
                    'fix it to retrain with another --seed and compare on the same held-out '
                    'clips (soft evaluate --split-seed, soft compare)')
+    p.add_argument('--band-limit', action='store_true',
+                   help='low-pass 20 %% of windows and 30 %% of real clips at 3.4-7.2 kHz, as '
+                   'recordings made at 8-14 kHz or far sources (measured in soft-cnn-1.7.0: '
+                   'band-limited recall up, full-band gunshot recall down)')
     p.add_argument('--scale', type=float, default=1.0,
                    help='multiply every data count (0.05 for a smoke run)')
     p.add_argument('--val-fraction', type=float, default=0.25,
@@ -206,8 +210,9 @@ def _data(args, fcfg, prog: Progress) -> dict:
     from soft.classify import hardnegatives as hn
     from soft.sim.sources import ALERT_KINDS, NEGATIVE_KINDS, synthesize
 
-    recipe = fset.Recipe().scaled(args.scale)
-    val_recipe = fset.Recipe().scaled(args.scale * 0.25)
+    base = fset.Recipe().with_band_limits() if args.band_limit else fset.Recipe()
+    recipe = base.scaled(args.scale)
+    val_recipe = base.scaled(args.scale * 0.25)
     kinds = {k: int(synthesize(k, np.random.default_rng(0), fcfg.sample_rate).class_id)
              for k in ALERT_KINDS + NEGATIVE_KINDS}
     # what shapes a training window; of dataset.py only clip reading, onsets and crops
