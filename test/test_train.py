@@ -451,6 +451,18 @@ def test_hard_negatives_are_the_deployed_detectors_windows_on_real_background():
                                np.random.default_rng(0), fcfg)
     assert not {r.path for r in val} & {r.path for r in rain}
 
+    # band-limited hard negatives (soft train --band-limit): the detector hears the stream
+    # low-passed, so the windows' top mel bands sink towards the floor; the default draws none
+    narrow = hn.real_background_set(clips, np.random.default_rng(0), fcfg, stream_s=20.0,
+                                    bandlimit=1.0, bandlimit_hz=(3400.0, 4000.0))
+    assert len(narrow) > 0 and all(n.endswith('band-limited') for n in narrow.name.tolist())
+    assert not any(n.endswith('band-limited') for n in hard.name.tolist())
+
+    def top_below_low(fs) -> float:   # mel bands above ~5.5 kHz against 200-1500 Hz, ln units
+        x = fs.x.astype(np.float32)
+        return float(x[:, 5:20].mean() - x[:, fcfg.n_mels - 6:].mean())
+    assert top_below_low(narrow) > top_below_low(hard) + 4.6    # > 20 dB further down
+
 
 def test_every_background_set_must_meet_the_false_alarm_budget_on_its_own():
     # generated streets are clean for class 3; a short real set is not: pooling the two

@@ -76,12 +76,19 @@ def deployed_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, budget: bool = 
 
 def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
                         rng: np.random.Generator, fcfg: FeatureConfig,
-                        stream_s: float = 120.0) -> FeatureSet:
+                        stream_s: float = 120.0, bandlimit: float = 0.0,
+                        bandlimit_hz: tuple[float, float] = (3400.0, 7200.0)) -> FeatureSet:
     """Label-0 windows from the detector run over real background clips (training split).
+
+    ``bandlimit``: share of the streams low-passed (``augment.draw_bandlimit``) before the
+    detector hears them, as a band-limited recording or sensor would be. A recipe that
+    band-limits real events must band-limit the real background as often, or the model learns
+    that a missing top band means an event.
 
     Raises ValueError if a clip is not labelled background: a hard negative that is really
     an event would teach the model to miss it.
     """
+    from soft.classify.augment import apply_mic, draw_bandlimit
     from soft.evaluation import clip_eval
     from soft.evaluation import mixtures as mx
     from soft.sim.background import PROFILES
@@ -92,6 +99,9 @@ def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
     names: list[str] = []
 
     def add(stream: np.ndarray, name: str, cap: int | None = None) -> None:
+        if bandlimit > 0.0 and rng.random() < bandlimit:
+            stream = apply_mic(stream, draw_bandlimit(rng, sr, bandlimit_hz)).astype(np.float32)
+            name += ' band-limited'
         w = deployed_windows(stream, fcfg, budget=False)
         if cap is not None and len(w) > cap:
             w = w[np.sort(rng.choice(len(w), cap, replace=False))]

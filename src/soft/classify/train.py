@@ -334,11 +334,14 @@ def _data(args, fcfg, prog: Progress) -> dict:
                                           'soft.evaluation.clip_eval',
                                           'soft.evaluation.mixtures', 'soft.audio.detector',
                                           'soft.audio.features', 'soft.sim.background']),
-            detector=str(_deployed_cfg()), features=fcfg.to_metadata(), seed=args.seed)
+            detector=str(_deployed_cfg()), features=fcfg.to_metadata(), seed=args.seed,
+            **({'bandlimit': [recipe.real_bandlimit_probability, recipe.bandlimit_hz]}
+               if recipe.real_bandlimit_probability else {}))
         prog.log(f'hard negatives: detector over {len(bg_train)} real background clips '
                  '(training split only)')
         hard = fset.cached(cache, 'train-hardneg', hkey, lambda: hn.real_background_set(
-            bg_train, np.random.default_rng([args.seed, 1, 7]), fcfg))
+            bg_train, np.random.default_rng([args.seed, 1, 7]), fcfg,
+            bandlimit=recipe.real_bandlimit_probability, bandlimit_hz=recipe.bandlimit_hz))
         if len(hard) > args.max_hard_negatives:
             keep = np.random.default_rng([args.seed, 1, 8]).choice(
                 len(hard), args.max_hard_negatives, replace=False)
