@@ -177,15 +177,18 @@ def through_mic(x: np.ndarray, rng: np.random.Generator, sample_rate: int,
     sometimes through a band-limited channel (so band-limited streets are background too)."""
     if rng.random() < recipe.mic_probability:
         x = augment.apply_mic(x, augment.mic_response(rng, sample_rate))
-    return bandlimited(x, rng, sample_rate, recipe, recipe.bandlimit_probability)
+    return bandlimited(x, rng, sample_rate, recipe.bandlimit_hz, recipe.bandlimit_probability)
 
 
-def bandlimited(x: np.ndarray, rng: np.random.Generator, sample_rate: int, recipe: Recipe,
-                probability: float) -> np.ndarray:
-    """``x`` low-passed at a random cutoff with the given probability, else unchanged."""
-    if rng.random() < probability:
-        return augment.apply_mic(x, augment.draw_bandlimit(rng, sample_rate,
-                                                           recipe.bandlimit_hz))
+def bandlimited(x: np.ndarray, rng: np.random.Generator, sample_rate: int,
+                cutoff_hz: tuple[float, float], probability: float) -> np.ndarray:
+    """``x`` low-passed at a random cutoff with the given probability, else ``x`` itself.
+
+    At probability 0 nothing is drawn, so a recipe without band limits keeps the random
+    stream (and the training data) it had before they existed.
+    """
+    if probability > 0.0 and rng.random() < probability:
+        return augment.apply_mic(x, augment.draw_bandlimit(rng, sample_rate, cutoff_hz))
     return x
 
 
@@ -375,7 +378,7 @@ def real_window(x: np.ndarray, rng: np.random.Generator, fcfg: FeatureConfig,
         if rng.random() < recipe.real_reverb_probability:
             # keep the clip's length: the onset search and crops see the same span
             x = augment.reverberate(x, 0, augment.street_ir(rng, sr))[0][:x.size]
-        x = bandlimited(x, rng, sr, recipe, recipe.real_bandlimit_probability)
+        x = bandlimited(x, rng, sr, recipe.bandlimit_hz, recipe.real_bandlimit_probability)
     cands = onsets(x, sr)
     rank = onset_rank if onset_rank is not None else int(rng.integers(len(cands)))
     onset = cands[min(rank, len(cands) - 1)]

@@ -20,7 +20,7 @@ import numpy as np
 from soft.audio.features import FeatureConfig
 from soft.classify import taxonomy
 from soft.classify.dataset import ClipRecord
-from soft.classify.featureset import FeatureSet
+from soft.classify.featureset import FeatureSet, bandlimited
 
 # level of the generated street relative to the real stream (dB); None: the real stream alone
 STREET_GAINS_DB: tuple[float | None, ...] = (None, -10.0, 0.0, 6.0)
@@ -80,7 +80,7 @@ def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
                         bandlimit_hz: tuple[float, float] = (3400.0, 7200.0)) -> FeatureSet:
     """Label-0 windows from the detector run over real background clips (training split).
 
-    ``bandlimit``: share of the streams low-passed (``augment.draw_bandlimit``) before the
+    ``bandlimit``: share of the streams low-passed (``featureset.bandlimited``) before the
     detector hears them, as a band-limited recording or sensor would be. A recipe that
     band-limits real events must band-limit the real background as often, or the model learns
     that a missing top band means an event.
@@ -88,7 +88,6 @@ def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
     Raises ValueError if a clip is not labelled background: a hard negative that is really
     an event would teach the model to miss it.
     """
-    from soft.classify.augment import apply_mic, draw_bandlimit
     from soft.evaluation import clip_eval
     from soft.evaluation import mixtures as mx
     from soft.sim.background import PROFILES
@@ -99,9 +98,9 @@ def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
     names: list[str] = []
 
     def add(stream: np.ndarray, name: str, cap: int | None = None) -> None:
-        if bandlimit > 0.0 and rng.random() < bandlimit:
-            stream = apply_mic(stream, draw_bandlimit(rng, sr, bandlimit_hz)).astype(np.float32)
-            name += ' band-limited'
+        narrow = bandlimited(stream, rng, sr, bandlimit_hz, bandlimit)
+        if narrow is not stream:
+            stream, name = narrow.astype(np.float32), name + ' band-limited'
         w = deployed_windows(stream, fcfg, budget=False)
         if cap is not None and len(w) > cap:
             w = w[np.sort(rng.choice(len(w), cap, replace=False))]

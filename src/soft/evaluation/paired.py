@@ -47,10 +47,13 @@ def _clip_key(path: str, root: str) -> str:
     return p.as_posix()
 
 
-def _clips(report: dict, name: str, section: dict | None = None
+def _clips(report: dict, name: str, cutoff: str | None = None
            ) -> dict[str, tuple[int, int]]:
+    """(true, predicted) per clip; with ``cutoff``, of the band-limited clip level."""
     try:
-        rows = (report['clip_level'] if section is None else section)['clips_detail']
+        section = report['clip_level'] if cutoff is None else \
+            report['bandwidth']['per_cutoff'][cutoff]
+        rows = section['clips_detail']
         root = report['data']['root']
     except KeyError as exc:
         raise ComparisonError(f'{name}: no {exc.args[0]!r} (not a soft evaluate report, or '
@@ -67,9 +70,7 @@ def mcnemar_exact(fixed: int, broken: int) -> float:
 def compare_clips(base: dict, cand: dict, cutoff: str | None = None) -> dict:
     """Clips fixed and broken by the candidate, overall and per true label; with ``cutoff``,
     on the clips band-limited at that cutoff (the reports' ``bandwidth`` sections)."""
-    def section(report: dict) -> dict | None:
-        return None if cutoff is None else report['bandwidth']['per_cutoff'][cutoff]
-    a, b = _clips(base, 'base', section(base)), _clips(cand, 'candidate', section(cand))
+    a, b = _clips(base, 'base', cutoff), _clips(cand, 'candidate', cutoff)
     if set(a) != set(b):
         only = sorted(set(a) ^ set(b))
         raise ComparisonError(f'clip_level.clips_detail: the reports list different clips '

@@ -86,12 +86,10 @@ def _summary(diff_draws: np.ndarray, observed: float, lower_is_better: bool) -> 
 def _clip_section(arm_a: Sequence[dict], arm_b: Sequence[dict], rng, resamples: int,
                   cutoff: str | None = None) -> dict:
     """Clip accuracy of each arm; with ``cutoff``, on the clips band-limited at it."""
-    def section(report: dict) -> dict | None:
-        return None if cutoff is None else report['bandwidth']['per_cutoff'][cutoff]
-    keys = sorted(_clips(arm_a[0], 'base', section(arm_a[0])))
+    keys = sorted(_clips(arm_a[0], 'base', cutoff))
 
     def matrix(arm):
-        rows = [_clips(r, 'report', section(r)) for r in arm]
+        rows = [_clips(r, 'report', cutoff) for r in arm]
         truth = np.array([rows[0][k][0] for k in keys])
         return truth, np.array([[row[k][1] == row[k][0] for k in keys] for row in rows], float)
 
