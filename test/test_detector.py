@@ -183,3 +183,21 @@ def test_every_sensor_tuning_parameter_reaches_the_detector():
         assert key in declared and key in fields, key
         if key != 'sensitivity_dbfs':           # per microphone: the site file sets it
             assert declared[key] == fields[key] == shipped[key], key
+
+
+def test_observer_sees_every_classified_window_reported_or_not(classifier):
+    onset = 6.3217391
+    x = _scene(10, [(onset, 2100, 2900, 0.4, 0), (3.0, 300, 600, 0.4, 0)], seed=5)
+    seen = []
+    det = StreamingDetector(DetectorConfig(), CFG, classifier, observer=seen.append)
+    (d,) = _run(det, x)
+    assert len(seen) == int(det.diagnostics()['classified_windows']) >= 2
+    mine = [w for w in seen if w.onset_ns == d.onset_ns]
+    assert len(mine) == 1 and int(np.argmax(mine[0].probs)) == WHISTLE
+    w = mine[0]
+    assert w.start_ns < w.onset_ns < w.end_ns and not w.sustained
+    span_s = CFG.window_frames * CFG.hop_length / SR
+    assert (w.end_ns - w.start_ns) / NS == pytest.approx(span_s, abs=0.011)
+    # the hum was classified too, as background, and reported by nobody
+    hum = [v for v in seen if abs(v.onset_ns - (T0 + 3 * NS)) < 0.05 * NS]
+    assert hum and all(int(np.argmax(v.probs)) == 0 for v in hum)

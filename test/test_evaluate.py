@@ -122,6 +122,10 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
         assert o['substitutions'] + o['deletions'] + o['n_tp'] == o['n_ref']
     if e['with_event']:
         assert e['per_ebr']['+6']['overall']['recall'] == 1.0
+    for ebr, res in e['misses']['per_ebr'].items():    # one cause per reference
+        o, m = e['per_ebr'][ebr]['overall'], res['overall']
+        assert sum(m.values()) == o['n_ref']
+        assert m['found'] == o['n_tp'] and m['wrong_class'] == o['substitutions']
     fa = r['false_alarms']
     assert fa['generated']['hours'] == pytest.approx(0.5 / 60, rel=0.01)
     assert fa['real']['hours'] > 0 and fa['combined']['police_per_hour'] == 0.0
@@ -137,6 +141,7 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
     text = capsys.readouterr().out
     assert 'Clip level' in text and 'EBR dB' in text and 'False alarms' in text
     assert 'Windows classified per second of background' in text
+    assert 'where the reference events went' in text
     assert 'R 95% CI' in text and '[0.51, 1.00]' in text
     bw = r['bandwidth']['per_cutoff']          # default cutoffs: 11 and 8 kHz recordings
     assert set(bw) == {'5500', '3800'}

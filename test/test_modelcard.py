@@ -81,6 +81,28 @@ def test_card_shows_the_band_limited_clip_level_next_to_the_full_band():
     assert '| none | 0.80 | 0.81 | 0.68 |' in card and '| 5500 Hz | 0.80 | 0.50 | 0.68 |' in card
 
 
+def test_card_says_where_the_mixture_events_were_lost():
+    from soft.evaluation.misses import CAUSES
+
+    def ebr(n_ref, counts):
+        return {'overall': {'error_rate': 1.0, 'f1': 0.2, 'precision': 0.2, 'recall': 0.2,
+                            'substitutions': 0, 'deletions': n_ref - counts['found'],
+                            'insertions': 3, 'n_ref': n_ref}}
+    lost = {'-6': dict.fromkeys(CAUSES, 0) | {'found': 2, 'no_window': 7, 'under_threshold': 1},
+            '+6': dict.fromkeys(CAUSES, 0) | {'found': 8, 'judged_background': 2}}
+    eb = {'mixtures_per_ebr': 4, 'per_ebr': {k: ebr(10, v) for k, v in lost.items()},
+          'misses': {'per_ebr': {k: {'causes': list(CAUSES), 'overall': v}
+                                 for k, v in lost.items()}}}
+    ev = {'clip_level': {'accuracy': 0.8, 'per_class': {}}, 'event_based': eb}
+    card = render_model_card(_report(), evaluation=ev)
+    assert '| EBR | found | another class | onset off | under threshold | judged background ' \
+        '| other class, unreported | no window |' in card
+    assert '| -6 dB | 2 | 0 | 0 | 1 | 0 | 0 | 7 |' in card
+    assert '| +6 dB | 8 | 0 | 0 | 0 | 2 | 0 | 0 |' in card
+    del eb['misses']                 # a report from before the ledger: no table
+    assert 'Where the events went' not in render_model_card(_report(), evaluation=ev)
+
+
 def test_generator_summary_counts_flags_and_names_classes_without_real_clips():
     stat = {'real': {}, 'street': {'outside': True}, 'dry': {'outside': False}}
     ok = {'status': 'ok', 'n_real': 80,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -97,6 +97,18 @@ class Detection:
     sustained: bool
 
 
+@dataclass(frozen=True)
+class WindowVerdict:
+    """One classified window, reported or not: what an evaluation needs to say where a
+    missed sound was lost (no window at all, or a window the model judged otherwise)."""
+
+    onset_ns: int          # the onset (sustained: the episode start) the window was cut for
+    start_ns: int          # the window's span
+    end_ns: int
+    sustained: bool
+    probs: np.ndarray
+
+
 @dataclass
 class _Pending:
     onset_sample: float
@@ -112,8 +124,10 @@ class StreamingDetector:
     """Detector state for one microphone; feed it every block in capture order."""
 
     def __init__(self, cfg: DetectorConfig, feature_cfg: FeatureConfig,
-                 classifier: WindowClassifier):
+                 classifier: WindowClassifier,
+                 observer: Callable[[WindowVerdict], None] | None = None):
         self.cfg = cfg
+        self.observer = observer
         self.fcfg = feature_cfg
         self.classifier = classifier
         model_cfg = getattr(classifier, 'feature_config', None)
@@ -317,11 +331,19 @@ class StreamingDetector:
             self.counters['classifier_calls'] += 1
             self.counters['classified_windows'] += len(chunk)
             for p, pr in zip(chunk, probs):
+                if self.observer is not None:
+                    self.observer(self._verdict(p, pr))
                 det = self._decide(p, pr)
                 if det is not None:
                     out.append(det)
         out.sort(key=lambda d: d.onset_ns)
         return out
+
+    def _verdict(self, p: _Pending, probs: np.ndarray) -> WindowVerdict:
+        start = self._frame_sample(p.win_start)
+        end = self._frame_sample(p.win_start + self.window)
+        return WindowVerdict(self.time_ns(p.onset_sample), self.time_ns(start),
+                             self.time_ns(end), p.sustained, np.asarray(probs).copy())
 
     def _dominated(self, p: _Pending) -> bool:
         """True when a louder sound later in the window, not this onset, would be classified.

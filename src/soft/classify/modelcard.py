@@ -323,6 +323,7 @@ def render_evaluation(ev: dict) -> list[str]:
                        f'{_f(o["f1"])} {_ci(o.get("f1_ci95"))} | '
                        f'{_f(o["precision"])} | {_f(o["recall"])} | {o["substitutions"]} | '
                        f'{o["deletions"]} | {o["insertions"]} | {o["n_ref"]} |')
+        out += render_misses(eb)
     fa = ev.get('false_alarms') or {}
     lines = []
     for kind in ('real', 'generated'):
@@ -338,6 +339,30 @@ def render_evaluation(ev: dict) -> list[str]:
                 'background streams):', ''] + [f'- {li}' for li in lines]
     out += render_bandwidth(ev)
     out.append('')
+    return out
+
+
+MISS_WORDS = {'found': 'found', 'wrong_class': 'another class', 'off_collar': 'onset off',
+              'under_threshold': 'under threshold', 'judged_background': 'judged background',
+              'judged_other': 'other class, unreported', 'no_window': 'no window'}
+
+
+def render_misses(eb: dict) -> list[str]:
+    """Where the mixtures' events were lost: the front end (no window) or the model."""
+    per = (eb.get('misses') or {}).get('per_ebr') or {}
+    if not per:
+        return []
+    causes = next(iter(per.values()))['causes']
+    out = ['', 'Where the events went, one cause each (`soft evaluate`, `misses`): '
+           '*no window*: the detector classified no window for the sound (too weak over the '
+           'noise floor, or over the onset budget); *under threshold*: a window for it had '
+           'its class on top, under the threshold; *judged background* / *other class*: '
+           'the model put background or an unreported class on top; *onset off*: its class '
+           'was reported during the sound, outside the 0.5 s collar.', '',
+           '| EBR | ' + ' | '.join(MISS_WORDS.get(c, c) for c in causes) + ' |',
+           '|---' * (len(causes) + 1) + '|']
+    for ebr, r in per.items():
+        out.append(f'| {ebr} dB | ' + ' | '.join(str(r['overall'][c]) for c in causes) + ' |')
     return out
 
 

@@ -60,13 +60,13 @@ def deployed_detector_config() -> tuple[DetectorConfig, dict]:
 
 
 def run_stream(x: np.ndarray, classifier, cfg: DetectorConfig, sample_rate: int,
-               block_s: float = BLOCK_S) -> tuple[list[Detection], dict]:
+               block_s: float = BLOCK_S, observer=None) -> tuple[list[Detection], dict]:
     """Feed ``x`` to a fresh detector in blocks; detections with onsets in stream seconds.
 
     Returns the detections (``onset_ns`` counted from the first sample) and the detector's
-    diagnostics.
+    diagnostics; ``observer`` sees every classified window (:class:`WindowVerdict`).
     """
-    det = StreamingDetector(cfg, classifier.feature_config, classifier)
+    det = StreamingDetector(cfg, classifier.feature_config, classifier, observer)
     block = max(1, int(round(block_s * sample_rate)))
     out: list[Detection] = []
     for i in range(0, len(x), block):

@@ -35,6 +35,7 @@ from soft.audio.drivers import NS
 from soft.classify import taxonomy
 from soft.evaluation import clip_eval, mixtures as mx
 from soft.evaluation.intervals import format_ci as _ci, poisson_rate
+from soft.evaluation.misses import MISSES_DEFINITION, MissLedger
 from soft.evaluation.event_metrics import DCASE_COLLAR_S, Event, EventBasedMetrics, \
     merge_repeats
 
@@ -323,18 +324,23 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log) -> dict:
     merged = {e: EventBasedMetrics(DCASE_COLLAR_S) for e in mx.EBRS_DB}
     raw = {e: EventBasedMetrics(DCASE_COLLAR_S) for e in mx.EBRS_DB}
     both = EventBasedMetrics(DCASE_COLLAR_S)
+    lost = {e: MissLedger(DCASE_COLLAR_S) for e in mx.EBRS_DB}
     detections = 0
     for k, rec in enumerate(recipes):
         bg = mx.render_background(rec, ambient, sr)
         ebrs = mx.EBRS_DB if rec.event is not None else (None,)
         for ebr in ebrs:
             m = mx.mix(rec, bg, events, 0.0 if ebr is None else ebr, sr)
-            dets, _ = clip_eval.run_stream(m.audio, classifier, cfg, sr)
+            windows: list = []
+            dets, _ = clip_eval.run_stream(m.audio, classifier, cfg, sr,
+                                           observer=windows.append)
             detections += len(dets)
             est = _events(dets)
             for e in (mx.EBRS_DB if ebr is None else (ebr,)):
                 merged[e].add(m.annotations, merge_repeats(est, MERGE_GAP_S))
                 raw[e].add(m.annotations, est)
+            if ebr is not None:
+                lost[ebr].add(m.annotations, merge_repeats(est, MERGE_GAP_S), windows)
             both.add(m.annotations, merge_repeats(est, MERGE_GAP_S))
         if (k + 1) % 20 == 0:
             log(f'mixtures: {k + 1}/{len(recipes)}')
@@ -347,6 +353,8 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log) -> dict:
         'per_ebr_unmerged': {f'{e:+g}': {k: o[k] for k in ('error_rate', 'f1', 'insertions')}
                              for e in mx.EBRS_DB for o in (raw[e].results()['overall'],)},
         'all_ebrs': both.results(),
+        'misses': {'definition': MISSES_DEFINITION,
+                   'per_ebr': {f'{e:+g}': lost[e].results() for e in mx.EBRS_DB}},
     })
     return section
 
@@ -424,6 +432,17 @@ def _f(v: float, fmt: str = '.2f') -> str:
     return '-' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
 
 
+def _misses_lines(misses: dict | None) -> list[str]:
+    if not misses:
+        return []
+    causes = [c for c in misses['per_ebr'][next(iter(misses['per_ebr']))]['causes']]
+    out = ['where the reference events went (one cause each; see misses.py):',
+           f'{"EBR dB":<8}' + ''.join(f'{c:>18}' for c in causes)]
+    for ebr, res in misses['per_ebr'].items():
+        out.append(f'{ebr:<8}' + ''.join(f'{res["overall"][c]:>18}' for c in causes))
+    return out
+
+
 def format_report(r: dict) -> str:
     """The plain-text tables printed on stdout."""
     lines = []
@@ -462,6 +481,7 @@ def format_report(r: dict) -> str:
         lines.append('per class, all EBRs (F1 / ER): ' + ', '.join(
             f'{k} {_f(v["f1"])}/{_f(v["error_rate"])}'
             for k, v in e['all_ebrs']['class_wise'].items() if v['n_ref']))
+        lines.extend(_misses_lines(e.get('misses')))
     else:
         lines.append(f'Event based: {e.get("skipped")}')
     if 'event_based_recordings' in r:

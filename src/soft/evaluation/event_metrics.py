@@ -67,6 +67,20 @@ def _matching(ref: Sequence[Event], est: Sequence[Event], collar_s: float,
     return [(i, int(j)) for i, j in enumerate(match) if j >= 0]
 
 
+def pair_events(ref: Sequence[Event], est: Sequence[Event], collar_s: float
+                ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(true positives, substitutions) of one recording as (reference, estimate) index pairs:
+    same-class pairs first, then a class-blind matching of what is left."""
+    correct = _matching(ref, est, collar_s, same_label=True)
+    ref_ok = {i for i, _ in correct}
+    est_ok = {j for _, j in correct}
+    ref_left = [i for i in range(len(ref)) if i not in ref_ok]
+    est_left = [j for j in range(len(est)) if j not in est_ok]
+    subs = _matching([ref[i] for i in ref_left], [est[j] for j in est_left], collar_s,
+                     same_label=False)
+    return correct, [(ref_left[a], est_left[b]) for a, b in subs]
+
+
 @dataclass
 class _Counts:
     n_ref: int = 0
@@ -90,13 +104,7 @@ class EventBasedMetrics:
         """Score one recording's estimated events against its reference events."""
         ref, est = list(reference), list(estimated)
         self.recordings += 1
-        correct = _matching(ref, est, self.collar_s, same_label=True)
-        ref_ok = {i for i, _ in correct}
-        est_ok = {j for _, j in correct}
-        ref_left = [i for i in range(len(ref)) if i not in ref_ok]
-        est_left = [j for j in range(len(est)) if j not in est_ok]
-        subs = _matching([ref[i] for i in ref_left], [est[j] for j in est_left],
-                         self.collar_s, same_label=False)
+        correct, subs = pair_events(ref, est, self.collar_s)
         self.overall.n_ref += len(ref)
         self.overall.n_sys += len(est)
         self.overall.n_tp += len(correct)
