@@ -484,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     ap = argparse.ArgumentParser(description=main.__doc__)
-    ap.add_argument('--report', type=Path, default=Path('runs/train/report.json'))
+    ap.add_argument('--report', type=Path, default=Path('models/train_report.json'),
+                    help="the shipped run's report.json, kept in models/ so that a fresh "
+                    'checkout can re-render the card')
     ap.add_argument('--system', type=Path, default=Path('models/system_figures.json'))
     ap.add_argument('--generators', type=Path, default=Path('models/generators_vs_real.json'),
                     help='a soft.classify.spectralcompare JSON report')
