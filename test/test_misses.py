@@ -71,13 +71,14 @@ def test_ledger_agrees_with_the_metrics_on_a_real_detector_run(tmp_path):
                                    observer=windows.append)
     est = _events(dets)
     ledger, metrics = MissLedger(0.5), EventBasedMetrics(0.5)
-    ledger.add(ref, est, windows)
+    ledger.add(ref, est, windows, 'generated traffic')
     metrics.add(ref, est)
     assert causes(ref, est, windows, 0.5) == ['found', 'judged_background', 'no_window']
     r, o = ledger.results(), metrics.results()['overall']
     assert r['causes'] == list(CAUSES) and sum(r['overall'].values()) == o['n_ref'] == 3
     assert r['overall']['found'] == o['n_tp'] == 1
     assert r['per_class']['whistle']['no_window'] == 1
+    assert r['per_background']['generated traffic'] == r['overall']
 
 
 def test_an_unknown_reference_label_is_named():

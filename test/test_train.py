@@ -230,7 +230,8 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path, capsys):
     rc = main(['--no-real', '--scale', '0.012', '--epochs', '1', '--fa-minutes', '0.2',
                '--no-cache', '--quiet', '--out', str(out), '--run-dir', str(tmp_path / 'run'),
                '--version', 'smoke-1', '--date', '2026-11-24', '--channels', '8,8,16,16,32',
-               '--band-limit', '--model-card', str(tmp_path / 'MODEL_CARD.md')])
+               '--band-limit', '--level-shift-db', '24',
+               '--model-card', str(tmp_path / 'MODEL_CARD.md')])
     assert rc == 0 and out.is_file() and out.stat().st_size < 5 * 1024 * 1024
 
     cfg = FeatureConfig()
@@ -267,6 +268,7 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path, capsys):
     recipe = json.loads((tmp_path / 'run' / 'report.json').read_text())['recipe']
     assert recipe['bandlimit_probability'] == 0.2 and recipe['real_bandlimit_probability'] == 0.3
     assert 'low-passed at 3400–7200 Hz' in card           # --band-limit reached the recipe
+    assert '±24 dB gain' in card                          # and --level-shift-db the card
 
     # --epochs 0: the same weights, re-calibrated under other budgets, re-exported
     out2 = tmp_path / 'recal.onnx'
@@ -333,6 +335,26 @@ def test_channels_option_takes_four_or_five_widths_and_names_the_field():
     for bad in ('16,32,64', '16,32,64,128,192,256', '16,x,64,128', '0,32,64,128'):
         with pytest.raises(argparse.ArgumentTypeError, match='--channels'):
             _channels(bad)
+
+
+def test_level_shift_moves_whole_windows_within_its_range_and_names_the_field():
+    import argparse
+
+    torch = pytest.importorskip('torch')
+    from soft.classify.train import _augment, _level_shift
+
+    x = torch.zeros((4000, 1, 64, 100))
+    for level_db in (3.0, 24.0):
+        y = _augment(x.clone(), np.random.default_rng(1), level_db=level_db)
+        # masks set bands/frames to the window's floor, which is the shift itself here
+        shift_db = y.amax(dim=(1, 2, 3)).numpy() / np.log(10.0) * 10.0
+        assert shift_db.min() >= -level_db - 1e-3 and shift_db.max() <= level_db + 1e-3
+        assert shift_db.max() - shift_db.min() > 1.8 * level_db     # spread over the range
+        assert np.allclose(y.amin(dim=(1, 2, 3)), y.amax(dim=(1, 2, 3)))  # one gain a window
+    assert _level_shift('24') == 24.0
+    for bad in ('-1', '41', 'loud'):
+        with pytest.raises(argparse.ArgumentTypeError, match='--level-shift-db'):
+            _level_shift(bad)
 
 
 def test_calibration_only_run_needs_a_checkpoint(capsys):

@@ -171,7 +171,9 @@ def render_model_card(report: dict, system: dict | None = None,
                 '(same split).', '']
     out += [
         'Training: AdamW, one-cycle (cosine) schedule, label smoothing 0.05, square-root class '
-        'weights, feature-space augmentation (±3 dB gain, another background window added in '
+        'weights, feature-space augmentation '
+        f'(±{float(report.get("args", {}).get("level_shift_db", 3.0)):g} dB gain, another '
+        'background window added in '
         'the power domain 0–13 dB down, one frequency and one time mask).', '',
         f'Training windows: {report["train_windows"]}; per class '
         f'{dict(zip(NAMES, report["train_per_class"]))}.', '',

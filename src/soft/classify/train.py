@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 import zlib
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 DEFAULT_OUT = Path('models/soft_classifier.onnx')
 DEFAULT_RUN = Path('runs/train')
 DEFAULT_CACHE = Path('.cache/soft_train')
+# feature-space level shift of every training window, +-dB (--level-shift-db)
+LEVEL_SHIFT_DB = 3.0
+NATS_PER_DB = math.log(10.0) / 10.0
 # real background labels that are ambience a street event is heard over (the issue's rain,
 # sea, helicopter and casual clips, plus wind and traffic); dogs or sneezes are events of
 # their own and stay out of the mixing pool
@@ -71,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help='low-pass 20 %% of windows and 30 %% of real clips at 3.4-7.2 kHz, as '
                    'recordings made at 8-14 kHz or far sources (measured in soft-cnn-1.7.0: '
                    'band-limited recall up, full-band gunshot recall down)')
+    p.add_argument('--level-shift-db', type=_level_shift, default=LEVEL_SHIFT_DB,
+                   help='every training window is shifted by a random gain within +-this many '
+                   f'dB (feature space; default {LEVEL_SHIFT_DB:g}). Recordings come at any '
+                   'digital level and microphones differ: a wide range (e.g. 24) leaves the '
+                   'model no level to tell background by, which soft-cnn-1.4.1 did (real '
+                   'hard negatives at recording level, events at street level)')
     p.add_argument('--scale', type=float, default=1.0,
                    help='multiply every data count (0.05 for a smoke run)')
     p.add_argument('--val-fraction', type=float, default=0.25,
@@ -125,6 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help='also write the model card (and ATTRIBUTION.md beside it)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     return p
+
+
+def _level_shift(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'--level-shift-db {text!r}: not a number') from None
+    if not 0.0 <= value <= 40.0:
+        raise argparse.ArgumentTypeError(f'--level-shift-db {value:g}: must be within 0-40 dB')
+    return value
 
 
 def _channels(text: str) -> tuple[int, ...]:
@@ -482,11 +502,13 @@ def _logits(model, x: np.ndarray, batch: int = 256) -> np.ndarray:
 
 
 def _augment(xb, rng: np.random.Generator, background: np.ndarray | None = None,
-             p_mix: float = 0.3):
+             p_mix: float = 0.3, level_db: float = LEVEL_SHIFT_DB):
     """Cheap feature-domain augmentation: level shift, extra background, time/frequency masks.
 
     Extra background is another background window added in the power domain 0-13 dB below
-    its own level, so an event meets more streets than were rendered, for free.
+    its own level, so an event meets more streets than were rendered, for free. The level
+    shift (+-``level_db``, the same for every band and frame) is a digital gain: the window's
+    shape stays, its loudness changes.
     """
     import torch
 
@@ -500,8 +522,9 @@ def _augment(xb, rng: np.random.Generator, background: np.ndarray | None = None,
                                  .astype(np.float32))
             idx = torch.from_numpy(pick)
             xb[idx] = torch.logaddexp(xb[idx], bg + g)
-    gain = torch.from_numpy(rng.uniform(-0.7, 0.7, (n, 1, 1, 1)).astype(np.float32))
-    xb = xb + gain  # +-3 dB in natural-log power
+    half = level_db * NATS_PER_DB          # the features are natural-log power
+    gain = torch.from_numpy(rng.uniform(-half, half, (n, 1, 1, 1)).astype(np.float32))
+    xb = xb + gain
     floor = xb.amin(dim=(2, 3), keepdim=True)
     for i in range(n):
         if rng.random() < 0.5:
@@ -641,7 +664,7 @@ def train(args: argparse.Namespace) -> dict:
         for b in range(steps_per_epoch):
             idx = order[b * args.batch_size:(b + 1) * args.batch_size]
             xb = torch.from_numpy(tr.x[idx].astype(np.float32)[:, None])
-            xb = _augment(xb, rng, bg_feats)
+            xb = _augment(xb, rng, bg_feats, level_db=args.level_shift_db)
             opt.zero_grad()
             wb = sample_w[idx]
             logits = model(xb)

@@ -340,7 +340,8 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log) -> dict:
                 merged[e].add(m.annotations, merge_repeats(est, MERGE_GAP_S))
                 raw[e].add(m.annotations, est)
             if ebr is not None:
-                lost[ebr].add(m.annotations, merge_repeats(est, MERGE_GAP_S), windows)
+                lost[ebr].add(m.annotations, merge_repeats(est, MERGE_GAP_S), windows,
+                              'real ambience' if rec.ambient else 'generated traffic')
             both.add(m.annotations, merge_repeats(est, MERGE_GAP_S))
         if (k + 1) % 20 == 0:
             log(f'mixtures: {k + 1}/{len(recipes)}')

@@ -80,21 +80,28 @@ def causes(ref: Sequence[Event], est: Sequence[Event], windows: Sequence[WindowV
 
 
 class MissLedger:
-    """Accumulates causes over recordings, overall and per class."""
+    """Accumulates causes over recordings, overall, per class and per kind of background
+    (a model that hears events over generated streets but not over real ambience has a
+    domain gap, not a sensitivity problem)."""
 
     def __init__(self, collar_s: float):
         self.collar_s = collar_s
         self.overall: Counter[str] = Counter()
         self.per_class: dict[str, Counter[str]] = {}
+        self.per_background: dict[str, Counter[str]] = {}
 
     def add(self, ref: Sequence[Event], est: Sequence[Event],
-            windows: Sequence[WindowVerdict]) -> None:
+            windows: Sequence[WindowVerdict], background: str | None = None) -> None:
         for r, c in zip(ref, causes(ref, est, windows, self.collar_s)):
             self.overall[c] += 1
             self.per_class.setdefault(r.label, Counter())[c] += 1
+            if background is not None:
+                self.per_background.setdefault(background, Counter())[c] += 1
 
     def results(self) -> dict:
+        def table(counts: dict[str, Counter[str]]) -> dict:
+            return {k: {c: v[c] for c in CAUSES} for k, v in sorted(counts.items())}
         return {'causes': list(CAUSES),
                 'overall': {c: self.overall[c] for c in CAUSES},
-                'per_class': {k: {c: v[c] for c in CAUSES}
-                              for k, v in sorted(self.per_class.items())}}
+                'per_class': table(self.per_class),
+                'per_background': table(self.per_background)}
