@@ -84,6 +84,29 @@ def test_sounds_further_apart_than_the_burst_gap_are_separate_references(gap_s, 
                                                                                 abs=0.03)
 
 
+@pytest.mark.parametrize('spl', [55.0, 75.0])
+def test_street_level_sets_the_background_level_and_keeps_the_ebr(spl):
+    rng = np.random.default_rng(4)
+    events = [mx.Source('w', 'whistle', WHISTLE, mx.event_segment(burst(2.0), SR))]
+    rain = (0.1 * rng.standard_normal(7 * SR)).astype(np.float32)   # a loud recording
+    rec = mx.Recipe(0, (0,), 0, 'quiet_street', 5, 0, 6.0)
+    m = mx.mix(rec, mx.render_background(rec, [mx.Source('r', 'rain', 0, rain)], SR), events,
+               0.0, SR)
+    s = mx.at_street_level(m, spl, -38.0)
+    # 1 Pa (94 dB SPL) reads -38 dBFS as a sine: RMS 10^(-38/20)/sqrt(2) full scale
+    want = 20e-6 * 10 ** (spl / 20) * 10 ** (-38 / 20) / np.sqrt(2)
+    sec = [mx.rms(s.background[i:i + SR]) for i in range(0, s.background.size - SR + 1, SR)]
+    assert np.median(sec) == pytest.approx(want, rel=1e-3)
+    assert s.annotations == m.annotations
+    np.testing.assert_allclose(s.audio, s.background + s.event, atol=1e-6)
+    (a,) = s.annotations
+    on, off = round(a.onset * SR), round(a.offset * SR)
+    assert mx.ebr_db(s.event[on:off], s.background[on:off]) == pytest.approx(
+        mx.ebr_db(m.event[on:off], m.background[on:off]), abs=1e-3)
+    loud = mx.at_street_level(m, 150.0, -38.0)       # never clips: scaled back to the peak
+    assert np.max(np.abs(loud.audio)) <= mx.ANTICLIP_PEAK + 1e-6
+
+
 def test_no_event_mixtures_are_about_half():
     rng = np.random.default_rng(0)
     events = [mx.Source('w', 'whistle', WHISTLE, np.ones(SR, np.float32))]
@@ -148,6 +171,16 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
     assert all(len(m['clips_detail']) == 8 for m in bw.values())
     assert bw['5500']['per_class']['whistle']['recall'] == 1.0
     assert 'every clip band-limited' in text
+    st = r['street_level']                     # default: backgrounds at 55-75 dB SPL
+    assert st['spl_db'] == [55.0, 75.0]
+    for ebr, res in st['event_based']['per_ebr'].items():
+        o = res['overall']
+        assert o['n_ref'] == e['per_ebr'][ebr]['overall']['n_ref']      # the same mixtures
+        assert sum(st['event_based']['misses']['per_ebr'][ebr]['overall'].values()) == o['n_ref']
+    if e['with_event']:                        # a band model does not go by loudness
+        assert st['event_based']['per_ebr']['+6']['overall']['recall'] == 1.0
+    assert st['false_alarms']['real']['hours'] == pytest.approx(fa['real']['hours'])
+    assert 'generated' not in st['false_alarms'] and 'At street level' in text
 
 
 def test_band_limited_clip_level_loses_what_lies_above_the_cutoff(tmp_path, capsys):
@@ -183,6 +216,10 @@ def test_band_limited_clip_level_loses_what_lies_above_the_cutoff(tmp_path, caps
 def test_evaluate_reports_bad_input_without_traceback(tmp_path, capsys):
     assert main([str(tmp_path / 'none.onnx'), str(tmp_path)]) == 2
     assert 'soft evaluate: ModelError' in capsys.readouterr().err
+    for bad in ('55', '75,55', 'loud,75', '10,200'):
+        with pytest.raises(SystemExit) as e:
+            main([str(tmp_path / 'none.onnx'), str(tmp_path), '--street-spl', bad])
+        assert e.value.code == 2 and '--street-spl' in capsys.readouterr().err
 
 
 def test_onset_budget_option_shows_what_a_site_setting_trades(tmp_path, capsys):

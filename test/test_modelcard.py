@@ -99,6 +99,15 @@ def test_card_says_where_the_mixture_events_were_lost():
         '| other class, unreported | no window |' in card
     assert '| -6 dB | 2 | 0 | 0 | 1 | 0 | 0 | 7 |' in card
     assert '| +6 dB | 8 | 0 | 0 | 0 | 2 | 0 | 0 |' in card
+    ev['street_level'] = {'definition': 'at 55-75 dB SPL', 'event_based': {
+        'per_ebr': {'-6': ebr(10, lost['-6'])}},
+        'false_alarms': {'real': {'hours': 0.1, 'police_per_hour': 40.0, 'police_events': 4,
+                                  'police_per_hour_ci95': [10.9, 102.4],
+                                  'events_per_class': {'explosion': 4}}}}
+    card = render_model_card(_report(), evaluation=ev)
+    assert '**At street level** (`soft evaluate --street-spl`; at 55-75 dB SPL)' in card
+    assert 'at street level: **40.0 police events per sensor-hour** [10.9–102.4]' in card
+    del ev['street_level']
     del eb['misses']                 # a report from before the ledger: no table
     assert 'Where the events went' not in render_model_card(_report(), evaluation=ev)
 

@@ -317,14 +317,7 @@ def render_evaluation(ev: dict) -> list[str]:
                 f'{eb.get("real_backgrounds", "?")} over real ambience recordings (the rest '
                 f'over generated traffic). Scoring: {eb.get("definition", "sed_eval")}. '
                 'Targets: ER ≤ 0.20, F1 ≥ 0.90.', '',
-                '| EBR | ER | F1 | precision | recall | S | D | I | events |',
-                '|---|---|---|---|---|---|---|---|---|']
-        for ebr, r in eb['per_ebr'].items():
-            o = r['overall']
-            out.append(f'| {ebr} dB | {_f(o["error_rate"])} {_ci(o.get("error_rate_ci95"))} | '
-                       f'{_f(o["f1"])} {_ci(o.get("f1_ci95"))} | '
-                       f'{_f(o["precision"])} | {_f(o["recall"])} | {o["substitutions"]} | '
-                       f'{o["deletions"]} | {o["insertions"]} | {o["n_ref"]} |')
+                ] + _ebr_table(eb['per_ebr'])
         out += render_misses(eb)
     fa = ev.get('false_alarms') or {}
     lines = []
@@ -340,7 +333,40 @@ def render_evaluation(ev: dict) -> list[str]:
         out += ['', 'False alarms (target ≤ 1 police-class event per sensor-hour on real '
                 'background streams):', ''] + [f'- {li}' for li in lines]
     out += render_bandwidth(ev)
+    out += render_street(ev)
     out.append('')
+    return out
+
+
+def _ebr_table(per_ebr: dict) -> list[str]:
+    out = ['| EBR | ER | F1 | precision | recall | S | D | I | events |',
+           '|---|---|---|---|---|---|---|---|---|']
+    for ebr, r in per_ebr.items():
+        o = r['overall']
+        out.append(f'| {ebr} dB | {_f(o["error_rate"])} {_ci(o.get("error_rate_ci95"))} | '
+                   f'{_f(o["f1"])} {_ci(o.get("f1_ci95"))} | '
+                   f'{_f(o["precision"])} | {_f(o["recall"])} | {o["substitutions"]} | '
+                   f'{o["deletions"]} | {o["insertions"]} | {o["n_ref"]} |')
+    return out
+
+
+def render_street(ev: dict) -> list[str]:
+    """Mixtures and real-background false alarms at a sensor's level, not the recordings'."""
+    st = ev.get('street_level') or {}
+    eb = st.get('event_based') or {}
+    if not eb.get('per_ebr'):
+        return []
+    out = ['', '**At street level** (`soft evaluate --street-spl`; '
+           f'{st.get("definition", "")}). The recordings above play at their makers\' '
+           'levels, which through a sensor\'s microphone would be streets of 100 dB and more; '
+           'a model that tells background by loudness does well there and not on a street.',
+           ''] + _ebr_table(eb['per_ebr']) + render_misses(eb)
+    f = (st.get('false_alarms') or {}).get('real')
+    if f and f.get('hours'):
+        ci = format_ci(f.get('police_per_hour_ci95'), '.1f', '–')
+        out += ['', f'Real background {f["hours"] * 60:.1f} min at street level: '
+                f'**{f["police_per_hour"]:.1f} police events per sensor-hour** {ci} '
+                f'({f["police_events"]} events; {f.get("events_per_class")}).']
     return out
 
 

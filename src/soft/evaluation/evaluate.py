@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help='repeat the clip level with every clip low-passed at each of these '
                    'cutoffs, as recordings made at twice the cutoff (default: '
                    f'{",".join(f"{b:g}" for b in BANDWIDTHS_HZ)}; "none": skip)')
+    p.add_argument('--street-spl', type=_spl_range, default=mx.STREET_SPL_DB, metavar='LO,HI',
+                   help='repeat the mixtures and the real-background false alarms with every '
+                   'background at a level drawn from this range (dB SPL through the sensors\' '
+                   'microphone), as a sensor hears a street; recordings\' own levels are '
+                   'arbitrary (default: '
+                   f'{",".join(f"{v:g}" for v in mx.STREET_SPL_DB)}; "none": skip)')
     p.add_argument('--quiet', action='store_true', help='no progress lines on stderr')
     return p
 
@@ -108,6 +114,20 @@ def _bandwidths(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f'--bandwidths {bad[0]:g}: a cutoff under 500 Hz '
                                          'leaves no sound to classify')
     return values
+
+
+def _spl_range(text: str) -> tuple[float, float] | None:
+    if text.strip().lower() in ('none', ''):
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'--street-spl {text!r}: expected LO,HI in dB SPL '
+                                         'such as 55,75, or none') from None
+    if not 20.0 <= lo <= hi <= 110.0:
+        raise argparse.ArgumentTypeError(f'--street-spl {text}: expected 20 <= LO <= HI <= 110 '
+                                         'dB SPL')
+    return lo, hi
 
 
 def _budget(text: str) -> float:
@@ -269,9 +289,30 @@ def evaluate(args: argparse.Namespace) -> dict:
     t = time.perf_counter()
     report['bandwidth'] = _bandwidth_section(loaded, classifier, cfg, sr, args, log)
     timings['bandwidth_s'] = time.perf_counter() - t
+
+    # 5. at street level
+    t = time.perf_counter()
+    report['street_level'] = _street_section(weak, bg_clips, classifier, cfg, sr, args, log)
+    timings['street_level_s'] = time.perf_counter() - t
     timings['total_s'] = time.perf_counter() - t_start
     report['timings'] = timings
     return report
+
+
+def _street_section(weak, bg_clips, classifier, cfg, sr: int, args, log) -> dict:
+    """Mixtures and real-background false alarms again, at a sensor's level."""
+    if args.street_spl is None:
+        return {'skipped': 'no --street-spl'}
+    lo, hi = args.street_spl
+    section: dict = {'definition': f'each mixture\'s background, and each 2 min of the real '
+                     f'background streams, set to a level drawn from {lo:g}-{hi:g} dB SPL '
+                     f'(median one-second RMS) through the sensors\' {cfg.sensitivity_dbfs:g} '
+                     'dBFS microphone; EBRs and annotations unchanged', 'spl_db': [lo, hi]}
+    mixed = _mixture_section(weak, classifier, cfg, sr, args, log, street=(lo, hi))
+    section['event_based'] = {k: mixed[k] for k in ('per_ebr', 'misses') if k in mixed}
+    section['false_alarms'] = _false_alarm_section(bg_clips, classifier, cfg, sr, args, log,
+                                                   street=(lo, hi))
+    return section
 
 
 def _bandwidth_section(loaded, classifier, cfg, sr: int, args, log) -> dict:
@@ -298,7 +339,10 @@ def _bandwidth_section(loaded, classifier, cfg, sr: int, args, log) -> dict:
     return section
 
 
-def _mixture_section(weak, classifier, cfg, sr: int, args, log) -> dict:
+def _mixture_section(weak, classifier, cfg, sr: int, args, log,
+                     street: tuple[float, float] | None = None) -> dict:
+    """Mixtures at their recordings' level; with ``street`` (dB SPL range), the same
+    mixtures with each background set to a level drawn from it, as a sensor would hear it."""
     from soft.classify.layouts import AMBIENT_LABELS, normalise_label
 
     events = [mx.Source(str(c.path), c.label, c.class_id, mx.event_segment(x, sr))
@@ -329,8 +373,12 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log) -> dict:
     for k, rec in enumerate(recipes):
         bg = mx.render_background(rec, ambient, sr)
         ebrs = mx.EBRS_DB if rec.event is not None else (None,)
+        spl = None if street is None else \
+            float(np.random.default_rng([args.seed, 3, k]).uniform(*street))
         for ebr in ebrs:
             m = mx.mix(rec, bg, events, 0.0 if ebr is None else ebr, sr)
+            if spl is not None:
+                m = mx.at_street_level(m, spl, cfg.sensitivity_dbfs)
             windows: list = []
             dets, _ = clip_eval.run_stream(m.audio, classifier, cfg, sr,
                                            observer=windows.append)
@@ -377,17 +425,25 @@ def _recordings_section(strong, classifier, cfg, sr: int, seed: int) -> dict:
     return metrics.results()
 
 
-def _false_alarm_section(bg_clips, classifier, cfg, sr: int, args, log) -> dict:
+def _false_alarm_section(bg_clips, classifier, cfg, sr: int, args, log,
+                         street: tuple[float, float] | None = None) -> dict:
+    """Police events per hour on background streams; with ``street`` (dB SPL range), the
+    real streams only, each 2 min stretch set to a level drawn from it."""
     rng = np.random.default_rng([args.seed, 2])
     streams: list[tuple[str, np.ndarray]] = []
     real = mx.background_stream(bg_clips, sr, rng) if bg_clips else np.zeros(0, np.float32)
     real = real[:int(MAX_REAL_FA_S * sr)]
-    for i in range(0, real.size, int(STREAM_S * sr)):
-        streams.append(('real', real[i:i + int(STREAM_S * sr)]))
+    for k, i in enumerate(range(0, real.size, int(STREAM_S * sr))):
+        part = real[i:i + int(STREAM_S * sr)]
+        if street is not None:
+            spl = float(np.random.default_rng([args.seed, 4, k]).uniform(*street))
+            part = np.clip(part * mx.street_gain(part, spl, sr, cfg.sensitivity_dbfs),
+                           -1.0, 1.0).astype(np.float32)
+        streams.append(('real', part))
     from soft.sim.background import PROFILES
 
     profiles = sorted(PROFILES)
-    left, k = args.fa_minutes * 60.0, 0
+    left, k = (0.0 if street is not None else args.fa_minutes * 60.0), 0
     while left > 1.0:
         dur = min(STREAM_S, left)
         streams.append(('generated', mx.traffic(dur, profiles[k % len(profiles)],
@@ -396,7 +452,7 @@ def _false_alarm_section(bg_clips, classifier, cfg, sr: int, args, log) -> dict:
         k += 1
     police = set(taxonomy.police_ids())
     out: dict = {}
-    for kind in ('real', 'generated'):
+    for kind in ('real', 'generated') if street is None else ('real',):
         parts = [x for name, x in streams if name == kind]
         hours = sum(x.size for x in parts) / sr / 3600.0
         per_class: Counter = Counter()
@@ -419,6 +475,8 @@ def _false_alarm_section(bg_clips, classifier, cfg, sr: int, args, log) -> dict:
                      else float('nan'),
                      'onsets_over_budget': over_budget}
         log(f'false alarms on {kind} background: {hours * 60:.1f} min, {n_police} police')
+    if street is not None:
+        return out
     total_h = out['real']['hours'] + out['generated']['hours']
     total_p = out['real']['police_events'] + out['generated']['police_events']
     out['combined'] = {'hours': total_h,
@@ -431,6 +489,34 @@ def _false_alarm_section(bg_clips, classifier, cfg, sr: int, args, log) -> dict:
 
 def _f(v: float, fmt: str = '.2f') -> str:
     return '-' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+
+def _ebr_lines(per_ebr: dict) -> list[str]:
+    out = [f'{"EBR dB":<8}{"ER":>7}{"ER 95% CI":>14}{"F1":>7}{"F1 95% CI":>14}'
+           f'{"P":>7}{"R":>7}{"S":>5}{"D":>5}{"I":>5}{"Nref":>6}']
+    for ebr, res in per_ebr.items():
+        o = res['overall']
+        out.append(f'{ebr:<8}{_f(o["error_rate"]):>7}{_ci(o.get("error_rate_ci95")):>14}'
+                   f'{_f(o["f1"]):>7}{_ci(o.get("f1_ci95")):>14}'
+                   f'{_f(o["precision"]):>7}{_f(o["recall"]):>7}{o["substitutions"]:>5}'
+                   f'{o["deletions"]:>5}{o["insertions"]:>5}{o["n_ref"]:>6}')
+    return out
+
+
+def _street_lines(st: dict | None) -> list[str]:
+    if not st or 'event_based' not in st:
+        return []
+    out = ['', f'At street level ({st["definition"]}):']
+    if st['event_based'].get('per_ebr'):
+        out += _ebr_lines(st['event_based']['per_ebr'])
+        out += _misses_lines(st['event_based'].get('misses'))
+    f = st.get('false_alarms', {}).get('real')
+    if f and f.get('hours'):
+        out.append(f'real background {f["hours"] * 60:.1f} min: police events per hour '
+                   f'{_f(f["police_per_hour"], ".1f")} '
+                   f'{_ci(f.get("police_per_hour_ci95"), ".1f")} ({f["police_events"]} events; '
+                   f'{f["events_per_class"]})')
+    return out
 
 
 def _misses_lines(misses: dict | None) -> list[str]:
@@ -471,14 +557,7 @@ def format_report(r: dict) -> str:
     if 'per_ebr' in e:
         lines.append(f'Event based on {e["mixtures_per_ebr"]} x 30 s mixtures per EBR '
                      f'({e["with_event"]} with an event; onset collar {DCASE_COLLAR_S} s)')
-        lines.append(f'{"EBR dB":<8}{"ER":>7}{"ER 95% CI":>14}{"F1":>7}{"F1 95% CI":>14}'
-                     f'{"P":>7}{"R":>7}{"S":>5}{"D":>5}{"I":>5}{"Nref":>6}')
-        for ebr, res in e['per_ebr'].items():
-            o = res['overall']
-            lines.append(f'{ebr:<8}{_f(o["error_rate"]):>7}{_ci(o.get("error_rate_ci95")):>14}'
-                         f'{_f(o["f1"]):>7}{_ci(o.get("f1_ci95")):>14}'
-                         f'{_f(o["precision"]):>7}{_f(o["recall"]):>7}{o["substitutions"]:>5}'
-                         f'{o["deletions"]:>5}{o["insertions"]:>5}{o["n_ref"]:>6}')
+        lines.extend(_ebr_lines(e['per_ebr']))
         lines.append('per class, all EBRs (F1 / ER): ' + ', '.join(
             f'{k} {_f(v["f1"])}/{_f(v["error_rate"])}'
             for k, v in e['all_ebrs']['class_wise'].items() if v['n_ref']))
@@ -509,8 +588,10 @@ def format_report(r: dict) -> str:
                               for k, v in m['per_class'].items() if v['support'] >= 5)
             lines.append(f'{cut:>6} Hz: accuracy {_f(m["accuracy"])}, macro F1 '
                          f'{_f(m["macro_f1"])}; {shown}')
+    lines.extend(_street_lines(r.get('street_level')))
     t = r['timings']
     lines.append(f'time: {t["total_s"]:.0f} s (clips {t["clip_level_s"]:.0f} s, events '
                  f'{t["event_based_s"]:.0f} s, false alarms {t["false_alarms_s"]:.0f} s, '
-                 f'band-limited {t.get("bandwidth_s", 0.0):.0f} s)')
+                 f'band-limited {t.get("bandwidth_s", 0.0):.0f} s, street level '
+                 f'{t.get("street_level_s", 0.0):.0f} s)')
     return '\n'.join(lines)

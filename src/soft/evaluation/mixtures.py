@@ -281,6 +281,44 @@ def mix(recipe: Recipe, background: np.ndarray, events: list[Source], ebr: float
                    bg.astype(np.float32), placed.astype(np.float32))
 
 
+P_REF = 20e-6                # Pa: 0 dB SPL
+STREET_SPL_DB = (55.0, 75.0)  # quiet residential street at night .. busy road by day
+
+
+def full_scale_rms(spl_db: float, sensitivity_dbfs: float = SENSITIVITY_DBFS) -> float:
+    """Full-scale RMS of a sound at ``spl_db`` through a microphone of that sensitivity."""
+    return P_REF * 10 ** (spl_db / 20) * pa_to_full_scale(sensitivity_dbfs)
+
+
+def street_gain(background: np.ndarray, spl_db: float, sample_rate: int,
+                sensitivity_dbfs: float = SENSITIVITY_DBFS) -> float:
+    """The digital gain that puts a recording's background at ``spl_db`` on a sensor.
+
+    Recordings come at whatever level their maker chose: SESA's and ESC's rain and surf sit
+    at -15 to -25 dBFS, which through a sensor's -38 dBFS microphone would be a 110 dB
+    street. The level is the median of the background's one-second RMS values, so a few
+    loud seconds do not set it.
+    """
+    x = np.asarray(background, dtype=np.float64)
+    sec = max(1, sample_rate)
+    levels = [rms(x[i:i + sec]) for i in range(0, max(1, x.size - sec + 1), sec)]
+    level = float(np.median(levels)) if levels else 0.0
+    return full_scale_rms(spl_db, sensitivity_dbfs) / level if level > 0 else 1.0
+
+
+def at_street_level(m: Mixture, spl_db: float, sensitivity_dbfs: float = SENSITIVITY_DBFS
+                    ) -> Mixture:
+    """The same mixture (same EBR, same annotations) with its background at ``spl_db``."""
+    g = street_gain(m.background, spl_db, m.sample_rate, sensitivity_dbfs)
+    audio = m.audio * g
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    if peak > ANTICLIP_PEAK:
+        g *= ANTICLIP_PEAK / peak
+    return Mixture(m.recipe, (m.audio * g).astype(np.float32), m.sample_rate, m.ebr_db,
+                   m.annotations, (m.background * g).astype(np.float32),
+                   (m.event * g).astype(np.float32))
+
+
 def background_stream(clips: list[np.ndarray], sample_rate: int, rng: np.random.Generator,
                       bed_under_db: float = -30.0) -> np.ndarray:
     """Real background clips in random order, cross-faded over 1 s, over a faint bed.
