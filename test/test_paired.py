@@ -67,6 +67,11 @@ def test_compare_two_evaluated_models_end_to_end(tmp_path, capsys):
     assert set(c['bandwidth']) == {'5500', '3800'}
     assert c['bandwidth']['5500']['broken'] == 4 and c['bandwidth']['5500']['fixed'] == 0
     assert 'clips band-limited at 5500 Hz: 0 fixed, 4 broken' in text
+    # and the same mixtures at street level: the deaf model loses the whistles there too
+    st = c['street_level']['event_based']['+6']
+    assert st['difference'] > 0 and st['base'] < st['candidate']
+    assert c['street_level']['false_alarms_real']['candidate_events'] == 0
+    assert 'at street level:' in text
     # other mixtures (another seed) cannot be paired: refused, naming the field
     assert paired.main([str(reports['good']), str(reports['other'])]) == 2
     err = capsys.readouterr().err

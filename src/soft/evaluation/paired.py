@@ -145,9 +145,15 @@ def check_same_mixtures(base: dict, cand: dict) -> None:
                                   f'{eb.get(field)} in candidate (not the same mixtures)')
 
 
-def compare_events(base: dict, cand: dict) -> dict:
-    """Paired error-rate differences per EBR; empty when a report has no per-mixture counts."""
-    ea, eb = base.get('event_based', {}), cand.get('event_based', {})
+def _street(report: dict) -> dict:
+    return report.get('street_level') or {}
+
+
+def compare_events(base: dict, cand: dict, street: bool = False) -> dict:
+    """Paired error-rate differences per EBR; empty when a report has no per-mixture counts.
+    ``street``: of the same mixtures at street level (the reports' ``street_level``)."""
+    ea, eb = ((_street(base), _street(cand)) if street else (base, cand))
+    ea, eb = ea.get('event_based', {}), eb.get('event_based', {})
     if 'per_ebr' not in ea or 'per_ebr' not in eb:
         return {'skipped': 'a report has no mixtures'}
     check_same_mixtures(base, cand)
@@ -166,9 +172,11 @@ def compare_events(base: dict, cand: dict) -> dict:
     return out
 
 
-def compare_false_alarms(base: dict, cand: dict) -> dict:
-    """Police false events on the same real background: exact conditional Poisson test."""
-    fa, fb = base['false_alarms']['real'], cand['false_alarms']['real']
+def compare_false_alarms(base: dict, cand: dict, street: bool = False) -> dict:
+    """Police false events on the same real background: exact conditional Poisson test.
+    ``street``: that background at street level."""
+    ra, rb = ((_street(base), _street(cand)) if street else (base, cand))
+    fa, fb = ra['false_alarms']['real'], rb['false_alarms']['real']
     if not math.isclose(fa['hours'], fb['hours'], rel_tol=1e-6):
         raise ComparisonError(f'false_alarms.real.hours: {fa["hours"]} in base, '
                               f'{fb["hours"]} in candidate (not the same background)')
@@ -190,7 +198,11 @@ def compare(base: dict, cand: dict) -> dict:
             'event_based': compare_events(base, cand),
             'false_alarms_real': compare_false_alarms(base, cand),
             'bandwidth': {cut: compare_clips(base, cand, cut) for cut in _cutoffs(base)
-                          if cut in _cutoffs(cand)}}
+                          if cut in _cutoffs(cand)},
+            **({'street_level': {'event_based': compare_events(base, cand, street=True),
+                                 'false_alarms_real': compare_false_alarms(base, cand, True)}}
+               if _street(base).get('event_based') and _street(cand).get('event_based')
+               else {})}
 
 
 def _cutoffs(report: dict) -> list[str]:
@@ -198,15 +210,8 @@ def _cutoffs(report: dict) -> list[str]:
     return list(report.get('bandwidth', {}).get('per_cutoff', {}))
 
 
-def format_comparison(c: dict) -> str:
-    lines = [f'base {c["base"].get("version")}  vs  candidate {c["candidate"].get("version")}']
-    cl = c['clip_level']
-    lines.append(f'clips: {cl["fixed"]} fixed, {cl["broken"]} broken of {cl["clips"]} '
-                 f'(McNemar exact p = {cl["p_value"]:.3f}); {cl["wrong_both_ways"]} wrong in '
-                 'both, differently')
-    for key, word in (('fixed_per_true_class', 'fixed'), ('broken_per_true_class', 'broken')):
-        if cl[key]:
-            lines.append(f'  {word}: ' + ', '.join(f'{k} {v}' for k, v in cl[key].items()))
+def _events_and_alarms_lines(c: dict) -> list[str]:
+    lines = []
     for ebr, e in c['event_based'].items():
         if ebr == 'skipped':
             lines.append(f'event based: {e}')
@@ -223,9 +228,25 @@ def format_comparison(c: dict) -> str:
         lines.append(f'police false events on {f["hours"] * 60:.1f} min of real background: '
                      f'{f["base_events"]} -> {f["candidate_events"]} (exact p = '
                      f'{f["p_value"]:.3f})')
+    return lines
+
+
+def format_comparison(c: dict) -> str:
+    lines = [f'base {c["base"].get("version")}  vs  candidate {c["candidate"].get("version")}']
+    cl = c['clip_level']
+    lines.append(f'clips: {cl["fixed"]} fixed, {cl["broken"]} broken of {cl["clips"]} '
+                 f'(McNemar exact p = {cl["p_value"]:.3f}); {cl["wrong_both_ways"]} wrong in '
+                 'both, differently')
+    for key, word in (('fixed_per_true_class', 'fixed'), ('broken_per_true_class', 'broken')):
+        if cl[key]:
+            lines.append(f'  {word}: ' + ', '.join(f'{k} {v}' for k, v in cl[key].items()))
+    lines += _events_and_alarms_lines(c)
     for cut, b in c.get('bandwidth', {}).items():
         lines.append(f'clips band-limited at {cut} Hz: {b["fixed"]} fixed, {b["broken"]} '
                      f'broken (McNemar exact p = {b["p_value"]:.3f})')
+    if 'street_level' in c:
+        lines.append('at street level:')
+        lines += [f'  {li}' for li in _events_and_alarms_lines(c['street_level'])]
     return '\n'.join(lines)
 
 
