@@ -116,12 +116,20 @@ def _clip_section(arm_a: Sequence[dict], arm_b: Sequence[dict], rng, resamples: 
             'recall_per_true_class': per_class}
 
 
+def _view(report: dict, street: bool) -> dict:
+    """The report, or its street-level section (same mixtures and background, at a sensor's
+    level)."""
+    return (report.get('street_level') or {}) if street else report
+
+
 def _counts(arm: Sequence[dict], ebr: str) -> np.ndarray:
     return np.array([r['event_based']['per_ebr'][ebr]['per_recording'] for r in arm],
                     dtype=np.float64)                 # runs x mixtures x (ref, sys, tp, subs)
 
 
-def _event_section(arm_a: Sequence[dict], arm_b: Sequence[dict], rng, resamples: int) -> dict:
+def _event_section(arm_a: Sequence[dict], arm_b: Sequence[dict], rng, resamples: int,
+                   street: bool = False) -> dict:
+    arm_a, arm_b = [_view(r, street) for r in arm_a], [_view(r, street) for r in arm_b]
     if 'per_ebr' not in arm_a[0].get('event_based', {}):
         return {'skipped': 'the reports have no mixtures'}
     out = {}
@@ -159,9 +167,9 @@ def _police(arm: Sequence[dict]) -> tuple[np.ndarray, float]:
 
 
 def _false_alarm_section(arm_a: Sequence[dict], arm_b: Sequence[dict], rng,
-                         resamples: int) -> dict:
-    na, hours = _police(arm_a)
-    nb, _ = _police(arm_b)
+                         resamples: int, street: bool = False) -> dict:
+    na, hours = _police([_view(r, street) for r in arm_a])
+    nb, _ = _police([_view(r, street) for r in arm_b])
     if not hours > 0:
         return {'skipped': 'no real background'}
     # each run's count is one observation of its seed; the Poisson draw adds the counting
@@ -192,7 +200,13 @@ def compare_recipes(arm_a: Sequence[dict], arm_b: Sequence[dict],
             'false_alarms_real': _false_alarm_section(arm_a, arm_b, rng, resamples),
             'bandwidth': {cut: _clip_section(arm_a, arm_b, rng, resamples, cut)
                           for cut in _cutoffs(arm_a[0])
-                          if all(cut in _cutoffs(r) for r in list(arm_a) + list(arm_b))}}
+                          if all(cut in _cutoffs(r) for r in list(arm_a) + list(arm_b))},
+            **({'street_level': {
+                'event_based': _event_section(arm_a, arm_b, rng, resamples, street=True),
+                'false_alarms_real': _false_alarm_section(arm_a, arm_b, rng, resamples,
+                                                          street=True)}}
+               if all(_view(r, True).get('event_based') for r in list(arm_a) + list(arm_b))
+               else {})}
 
 
 def _runs(values: Sequence[float], fmt: str) -> str:
@@ -213,6 +227,21 @@ def format_recipe_comparison(c: dict) -> str:
     lines.append('  recall per true class: ' + ', '.join(
         f'{k} {v["base"]:.2f}->{v["candidate"]:.2f}' for k, v in
         cl['recall_per_true_class'].items() if v['clips'] >= 5))
+    lines += _events_and_alarms_lines(c)
+    for cut, b in c.get('bandwidth', {}).items():
+        lines.append(f'clips band-limited at {cut} Hz: accuracy {b["base"]:.3f} -> '
+                     f'{b["candidate"]:.3f}, difference {b["difference"]:+.3f} '
+                     f'{format_ci(b["difference_ci95"], "+.3f")} (p = {b["permutation_p"]:.2f}); '
+                     + ', '.join(f'{k} {v["base"]:.2f}->{v["candidate"]:.2f}' for k, v in
+                                 b['recall_per_true_class'].items() if v['clips'] >= 5))
+    if 'street_level' in c:
+        lines.append('at street level:')
+        lines += [f'  {li}' for li in _events_and_alarms_lines(c['street_level'])]
+    return '\n'.join(lines)
+
+
+def _events_and_alarms_lines(c: dict) -> list[str]:
+    lines = []
     ev = c['event_based']
     if 'skipped' in ev:
         lines.append(f'event based: {ev["skipped"]}')
@@ -234,10 +263,4 @@ def format_recipe_comparison(c: dict) -> str:
                      f'{_runs(f["candidate_runs"], ".0f")}, mean difference '
                      f'{f["difference"]:+.1f} {format_ci(f["difference_ci95"], "+.1f")} '
                      f'(p = {f["permutation_p"]:.2f})')
-    for cut, b in c.get('bandwidth', {}).items():
-        lines.append(f'clips band-limited at {cut} Hz: accuracy {b["base"]:.3f} -> '
-                     f'{b["candidate"]:.3f}, difference {b["difference"]:+.3f} '
-                     f'{format_ci(b["difference_ci95"], "+.3f")} (p = {b["permutation_p"]:.2f}); '
-                     + ', '.join(f'{k} {v["base"]:.2f}->{v["candidate"]:.2f}' for k, v in
-                                 b['recall_per_true_class'].items() if v['clips'] >= 5))
-    return '\n'.join(lines)
+    return lines
