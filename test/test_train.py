@@ -485,6 +485,19 @@ def test_hard_negatives_are_the_deployed_detectors_windows_on_real_background():
         return float(x[:, 5:20].mean() - x[:, fcfg.n_mels - 6:].mean())
     assert top_below_low(narrow) > top_below_low(hard) + 4.6    # > 20 dB further down
 
+    # street levels (soft train --street-negatives): the recordings' rain sits at -15 to
+    # -35 dBFS, a 100+ dB street on a -38 dBFS sensor; at 45-80 dB SPL through a -46..-30
+    # dBFS microphone it is 20 dB and more quieter, and the default keeps the recording level
+    street = hn.real_background_set(clips, np.random.default_rng(0), fcfg, stream_s=20.0,
+                                    street_spl=hn.STREET_SPL_DB)
+    assert len(street) > 0 and set(street.y.tolist()) == {0}
+
+    def level(fs) -> float:         # median window level, ln power
+        return float(np.median(np.log(np.exp(fs.x.astype(np.float32)).mean(axis=(1, 2)))))
+    assert level(street) < level(hard) - 4.6
+    native = [20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2))) for _, x in clips]
+    assert max(native) > -40.0                  # the premise: loud recordings
+
 
 def test_every_background_set_must_meet_the_false_alarm_budget_on_its_own():
     # generated streets are clean for class 3; a short real set is not: pooling the two
@@ -526,6 +539,10 @@ def test_calibration_background_is_played_as_the_evaluation_plays_it():
     assert audio_s / 3600 < hours < (2 * audio_s + 3 * 6.0) / 3600
     assert len(cal) > 0 and set(cal.y.tolist()) == {0}
     assert {n.split(':')[0] for n in cal.name.tolist()} <= {'clip', 'stream'}
+    quiet, quiet_hours = hn.calibration_set(clips, np.random.default_rng(0), fcfg,
+                                            street_spl=(50.0, 50.0))
+    assert quiet_hours == pytest.approx(hours)      # the same audio, at 50 dB SPL
+    assert np.median(quiet.x.astype(np.float32)) < np.median(cal.x.astype(np.float32)) - 2.3
     gun = [r for r in train if r.label == 'gunshot'][:1]
     with pytest.raises(ValueError, match='not background'):
         hn.calibration_set(load_clips(gun, fcfg.sample_rate)[0], np.random.default_rng(0),

@@ -26,6 +26,10 @@ from soft.classify.featureset import FeatureSet, bandlimited
 STREET_GAINS_DB: tuple[float | None, ...] = (None, -10.0, 0.0, 6.0)
 # digital gains applied to the real audio, so quieter and louder sensors are covered
 CLIP_GAINS_DB: tuple[float, ...] = (0.0, -12.0, 8.0)
+# with street levels (soft train --street-negatives): each play of a clip or stream at a
+# level drawn from this range (dB SPL) through a microphone of a drawn sensitivity (dBFS)
+STREET_SPL_DB = (45.0, 80.0)
+MIC_SENSITIVITY_DBFS = (-46.0, -30.0)     # soft.classify.mixing.MixConfig.sensitivity_dbfs
 BLOCK_S = 0.1
 # a dog or a crowd opens a window every few tenths of a second: at most this many windows of
 # one clip per gain, so a few busy clips do not crowd out the rest
@@ -74,11 +78,26 @@ def deployed_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, budget: bool = 
     return np.stack(rec.windows)
 
 
+def _street_gain(x: np.ndarray, rng: np.random.Generator, sr: int,
+                 spl_db: tuple[float, float]) -> float:
+    from soft.evaluation import mixtures as mx
+
+    return mx.street_gain(x, float(rng.uniform(*spl_db)), sr,
+                          float(rng.uniform(*MIC_SENSITIVITY_DBFS)))
+
+
 def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
                         rng: np.random.Generator, fcfg: FeatureConfig,
                         stream_s: float = 120.0, bandlimit: float = 0.0,
-                        bandlimit_hz: tuple[float, float] = (3400.0, 7200.0)) -> FeatureSet:
+                        bandlimit_hz: tuple[float, float] = (3400.0, 7200.0),
+                        street_spl: tuple[float, float] | None = None) -> FeatureSet:
     """Label-0 windows from the detector run over real background clips (training split).
+
+    ``street_spl``: every clip and stream is played at a level drawn from this range (dB SPL)
+    through a microphone of drawn sensitivity, as a sensor hears a street, instead of at the
+    recording's own level and fixed gains from it. Recordings of rain or surf sit at -15 to
+    -25 dBFS, a 110 dB street on a sensor, while the events are trained at street levels: a
+    model then learns that loud means background (soft-cnn-1.4.1 did).
 
     ``bandlimit``: share of the streams low-passed (``featureset.bandlimited``) before the
     detector hears them, as a band-limited recording or sensor would be. A recipe that
@@ -111,20 +130,24 @@ def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
     tail_s = 1.5
     for rec, x in clips:
         for g in CLIP_GAINS_DB:
-            stream, _ = clip_eval.embed(np.asarray(x, np.float32) * 10 ** (g / 20), sr, rng,
-                                        tail_s)
+            gain = 10 ** (g / 20) if street_spl is None else \
+                _street_gain(np.asarray(x), rng, sr, street_spl)
+            stream, _ = clip_eval.embed(np.asarray(x, np.float32) * gain, sr, rng, tail_s)
             add(stream, f'clip:{rec.label}', MAX_PER_CLIP)
     # 2. joined streams of every clip, alone and over generated street at several gains
     audio = [np.asarray(x, np.float32) for _, x in clips]
     profiles = sorted(PROFILES)
     for k, street_db in enumerate(STREET_GAINS_DB):
         joined = mx.background_stream(audio, sr, rng)
-        joined = joined * 10 ** (float(rng.uniform(-10.0, 6.0)) / 20)
+        if street_spl is None:
+            joined = joined * 10 ** (float(rng.uniform(-10.0, 6.0)) / 20)
         step = int(stream_s * sr)
         for i in range(0, joined.size, step):
             part = joined[i:i + step]
             if part.size < sr:
                 continue
+            if street_spl is not None:
+                part = part * _street_gain(part, rng, sr, street_spl)
             if street_db is not None:
                 street = mx.traffic(part.size / sr + 0.1, profiles[(k + i) % len(profiles)],
                                     int(rng.integers(2 ** 31)), sr)[:part.size]
@@ -139,14 +162,16 @@ def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
 
 
 def calibration_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
-                    rng: np.random.Generator, fcfg: FeatureConfig
+                    rng: np.random.Generator, fcfg: FeatureConfig,
+                    street_spl: tuple[float, float] | None = None
                     ) -> tuple[FeatureSet, float]:
     """Detector windows on held-out real background clips, and the hours of audio played.
 
     The false-alarm budget of the shipped thresholds is checked on these: clips the model
     never trained on, played the two ways ``soft evaluate`` plays background (each clip alone
     over its own floor, and all clips joined into one stream), so a threshold that passes here
-    faces real rain, dogs and crowds it has not memorised.
+    faces real rain, dogs and crowds it has not memorised. ``street_spl``: each clip and
+    each two minutes of the stream at a drawn street level, as for the hard negatives.
     """
     from soft.evaluation import clip_eval
     from soft.evaluation import mixtures as mx
@@ -155,13 +180,19 @@ def calibration_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
     _require_background(clips, 'a calibration clip must be background')
     xs, names, samples = [], [], 0
     for rec, x in clips:
-        stream, _ = clip_eval.embed(np.asarray(x, np.float32), sr, rng, 1.5)
+        gain = 1.0 if street_spl is None else _street_gain(np.asarray(x), rng, sr, street_spl)
+        stream, _ = clip_eval.embed(np.asarray(x, np.float32) * gain, sr, rng, 1.5)
         w = deployed_windows(stream, fcfg)
         xs.append(w)
         names.extend([f'clip:{rec.path}'] * len(w))
         samples += stream.size
     joined = mx.background_stream([np.asarray(x, np.float32) for _, x in clips], sr, rng)
     if joined.size:
+        if street_spl is not None:
+            step = int(120.0 * sr)
+            joined = np.concatenate([
+                joined[i:i + step] * _street_gain(joined[i:i + step], rng, sr, street_spl)
+                for i in range(0, joined.size, step)]).astype(np.float32)
         w = deployed_windows(joined, fcfg)
         xs.append(w)
         names.extend(['stream'] * len(w))

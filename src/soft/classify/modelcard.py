@@ -147,9 +147,14 @@ def render_model_card(report: dict, system: dict | None = None,
             'every window the detector (deployed configuration, `config/params/sensor.yaml`) '
             'submits when the **training-split** real background clips (rain, sea waves, '
             'helicopter, SESA casual, dog, rooster, clock tick, crying baby, ...) are played '
-            'through it: each clip alone over a bed of its own floor at 0/−12/+8 dB (at most '
-            '8 windows per clip and gain), and all clips joined into streams alone and over '
-            'generated street background at −10/0/+6 dB (`soft.classify.hardnegatives`). '
+            'through it: each clip alone over a bed of its own floor '
+            + ('at three street levels (45–80 dB SPL through a −46…−30 dBFS microphone, '
+               '`--street-negatives`; the threshold-check background too)'
+               if args.get('street_negatives') == 'True' else
+               'at 0/−12/+8 dB from its recording level')
+            + ' (at most 8 windows per clip and level), and all clips joined into streams '
+            'alone and over generated street background at −10/0/+6 dB '
+            '(`soft.classify.hardnegatives`). '
             f'Loss weight {args.get("hard_negative_weight", "?")}'
             + (' (last stage)' if report.get('stages') else '') + '. Validation-split clips are '
             'never used.', '']

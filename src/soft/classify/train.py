@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help='low-pass 20 %% of windows and 30 %% of real clips at 3.4-7.2 kHz, as '
                    'recordings made at 8-14 kHz or far sources (measured in soft-cnn-1.7.0: '
                    'band-limited recall up, full-band gunshot recall down)')
+    p.add_argument('--street-negatives', action='store_true',
+                   help='play the real background clips for hard negatives and threshold '
+                   'checks at street levels (45-80 dB SPL through a -46..-30 dBFS '
+                   'microphone) instead of their recordings\' own levels, which on a sensor '
+                   'would be 100+ dB streets')
     p.add_argument('--level-shift-db', type=_level_shift, default=LEVEL_SHIFT_DB,
                    help='every training window is shifted by a random gain within +-this many '
                    f'dB (feature space; default {LEVEL_SHIFT_DB:g}). Recordings come at any '
@@ -356,12 +361,15 @@ def _data(args, fcfg, prog: Progress) -> dict:
                                           'soft.audio.features', 'soft.sim.background']),
             detector=str(_deployed_cfg()), features=fcfg.to_metadata(), seed=args.seed,
             **({'bandlimit': [recipe.real_bandlimit_probability, recipe.bandlimit_hz]}
-               if recipe.real_bandlimit_probability else {}))
+               if recipe.real_bandlimit_probability else {}),
+            **({'street_spl': hn.STREET_SPL_DB, 'mic': hn.MIC_SENSITIVITY_DBFS}
+               if args.street_negatives else {}))
         prog.log(f'hard negatives: detector over {len(bg_train)} real background clips '
                  '(training split only)')
         hard = fset.cached(cache, 'train-hardneg', hkey, lambda: hn.real_background_set(
             bg_train, np.random.default_rng([args.seed, 1, 7]), fcfg,
-            bandlimit=recipe.real_bandlimit_probability, bandlimit_hz=recipe.bandlimit_hz))
+            bandlimit=recipe.real_bandlimit_probability, bandlimit_hz=recipe.bandlimit_hz,
+            street_spl=hn.STREET_SPL_DB if args.street_negatives else None))
         if len(hard) > args.max_hard_negatives:
             keep = np.random.default_rng([args.seed, 1, 8]).choice(
                 len(hard), args.max_hard_negatives, replace=False)
@@ -397,7 +405,8 @@ def _data(args, fcfg, prog: Progress) -> dict:
     if calib_clips:
         # not cached: a few minutes of audio through the detector take seconds
         calib_set, calib_hours = hn.calibration_set(
-            calib_clips, np.random.default_rng([args.seed, 5]), fcfg)
+            calib_clips, np.random.default_rng([args.seed, 5]), fcfg,
+            street_spl=hn.STREET_SPL_DB if args.street_negatives else None)
         prog.log(f'threshold check: {len(calib_set)} detector windows on '
                  f'{calib_hours * 60:.1f} min of held-out real background')
     for what, n in failures.items():
