@@ -11,7 +11,14 @@ Three views, all through the deployed streaming detector (:mod:`clip_eval`):
    clips concatenated, and generated traffic);
 4. the clip level again with every clip band-limited, as if recorded at a lower sample rate
    (``--bandwidths``): a model that leans on the top band fails on such recordings, and on
-   far sources that lost it to the air.
+   far sources that lost it to the air;
+5. the mixtures and the real-background false alarms again with every background at a
+   street's level on the sensors' microphone (``--street-spl``): recordings come at their
+   makers' levels, and a model that tells background by loudness passes 2 and 3 and fails
+   on a street.
+
+Each missed mixture event is also given the cause that lost it (:mod:`misses`): no window
+from the detector's front end, or the model's judgement of the windows it had.
 
 On the shared dev set only the validation groups of the training's own split are used
 (same fraction and seed as ``soft train``), so the evaluation never hears a training clip.
@@ -522,7 +529,7 @@ def _street_lines(st: dict | None) -> list[str]:
 def _misses_lines(misses: dict | None) -> list[str]:
     if not misses:
         return []
-    causes = [c for c in misses['per_ebr'][next(iter(misses['per_ebr']))]['causes']]
+    causes = list(next(iter(misses['per_ebr'].values()))['causes'])
     out = ['where the reference events went (one cause each; see misses.py):',
            f'{"EBR dB":<8}' + ''.join(f'{c:>18}' for c in causes)]
     for ebr, res in misses['per_ebr'].items():
