@@ -21,6 +21,7 @@ from soft.audio.features import FeatureConfig
 from soft.classify import taxonomy
 from soft.classify.dataset import ClipRecord
 from soft.classify.featureset import FeatureSet, bandlimited
+from soft.classify.mixing import MixConfig
 
 # level of the generated street relative to the real stream (dB); None: the real stream alone
 STREET_GAINS_DB: tuple[float | None, ...] = (None, -10.0, 0.0, 6.0)
@@ -29,7 +30,7 @@ CLIP_GAINS_DB: tuple[float, ...] = (0.0, -12.0, 8.0)
 # with street levels (soft train --street-negatives): each play of a clip or stream at a
 # level drawn from this range (dB SPL) through a microphone of a drawn sensitivity (dBFS)
 STREET_SPL_DB = (45.0, 80.0)
-MIC_SENSITIVITY_DBFS = (-46.0, -30.0)     # soft.classify.mixing.MixConfig.sensitivity_dbfs
+MIC_SENSITIVITY_DBFS = MixConfig().sensitivity_dbfs      # the training mixtures' microphones
 BLOCK_S = 0.1
 # a dog or a crowd opens a window every few tenths of a second: at most this many windows of
 # one clip per gain, so a few busy clips do not crowd out the rest
