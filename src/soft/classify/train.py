@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from soft.classify import taxonomy
+from soft.cliargs import float_in
 
 if TYPE_CHECKING:
     from soft.audio.features import FeatureConfig
@@ -142,14 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _level_shift(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'--level-shift-db {text!r}: not a number') from None
-    if not 0.0 <= value <= 40.0:
-        raise argparse.ArgumentTypeError(f'--level-shift-db {value:g}: must be within 0-40 dB')
-    return value
+_level_shift = float_in('--level-shift-db', 0.0, 40.0, ' dB')
 
 
 def _channels(text: str) -> tuple[int, ...]:

@@ -40,6 +40,7 @@ import numpy as np
 
 from soft.audio.drivers import NS
 from soft.classify import taxonomy
+from soft.cliargs import float_in
 from soft.evaluation import clip_eval, mixtures as mx
 from soft.evaluation.intervals import format_ci as _ci, poisson_rate
 from soft.evaluation.misses import MISSES_DEFINITION, MissLedger
@@ -137,14 +138,7 @@ def _spl_range(text: str) -> tuple[float, float] | None:
     return lo, hi
 
 
-def _budget(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'--onset-budget {text!r}: not a number') from None
-    if not 0.0 <= value <= 100.0:
-        raise argparse.ArgumentTypeError(f'--onset-budget {value}: must be within 0-100 per s')
-    return value
+_budget = float_in('--onset-budget', 0.0, 100.0, ' per s')
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -391,13 +385,14 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log,
                                            observer=windows.append)
             detections += len(dets)
             est = _events(dets)
+            est_merged = merge_repeats(est, MERGE_GAP_S)
             for e in (mx.EBRS_DB if ebr is None else (ebr,)):
-                merged[e].add(m.annotations, merge_repeats(est, MERGE_GAP_S))
+                merged[e].add(m.annotations, est_merged)
                 raw[e].add(m.annotations, est)
             if ebr is not None:
-                lost[ebr].add(m.annotations, merge_repeats(est, MERGE_GAP_S), windows,
+                lost[ebr].add(m.annotations, est_merged, windows,
                               'real ambience' if rec.ambient else 'generated traffic')
-            both.add(m.annotations, merge_repeats(est, MERGE_GAP_S))
+            both.add(m.annotations, est_merged)
         if (k + 1) % 20 == 0:
             log(f'mixtures: {k + 1}/{len(recipes)}')
     section.update({
