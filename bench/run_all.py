@@ -14,6 +14,7 @@ RUNS = [
     ['bench_classifier.py'],
     ['bench_sim.py'],
     ['bench_locate.py'],
+    ['bench_levels.py'],
     ['bench_demo.py'],
     ['bench_demo.py', '--scenario',
      str(HERE.parent / 'config' / 'scenarios' / 'background_only.yaml')],
