@@ -7,7 +7,7 @@ training draws (loudest 25 ms in band over the background mean, soft.classify.mi
 where the mixtures' -6/0/+6 dB EBR events fall in its range.
 
 Prints the figures and writes bench/results/levels.json. No audio is written.
-Run: PYTHONPATH=src python3 bench/bench_levels.py [--data ../shared/data] [--mixtures 300]
+Run: PYTHONPATH=src python3 bench/bench_levels.py [--data DIR] [--mixtures 300]
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from soft.classify import layouts, taxonomy
+from soft.classify.dataset import default_data_dir
 from soft.classify.layouts import AMBIENT_LABELS, normalise_label
 from soft.classify.mixing import band, event_power
 from soft.evaluation import evaluate as ev, mixtures as mx
@@ -28,7 +29,7 @@ SR = 16000
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--data', type=Path, default=Path('../shared/data'))
+    ap.add_argument('--data', type=Path, default=default_data_dir())
     ap.add_argument('--mixtures', type=int, default=300)
     ap.add_argument('--out', type=Path, default=Path('bench/results/levels.json'))
     args = ap.parse_args()
