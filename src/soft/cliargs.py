@@ -17,3 +17,22 @@ def float_in(flag: str, lo: float, hi: float, unit: str = '') -> Callable[[str],
                                              f'{lo:g}-{hi:g}{unit}')
         return value
     return parse
+
+
+def range_in(flag: str, lo: float, hi: float, unit: str = '',
+             none_ok: bool = False) -> Callable[[str], tuple[float, float] | None]:
+    """An argparse ``type`` for ``LO,HI`` with lo <= LO <= HI <= hi (``none`` if ``none_ok``)."""
+    def parse(text: str) -> tuple[float, float] | None:
+        if none_ok and text.strip().lower() in ('none', ''):
+            return None
+        try:
+            a, b = (float(v) for v in text.split(','))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f'{flag} {text!r}: expected LO,HI{unit} such as {lo:g},{hi:g}'
+                + (', or none' if none_ok else '')) from None
+        if not lo <= a <= b <= hi:
+            raise argparse.ArgumentTypeError(f'{flag} {text}: expected {lo:g} <= LO <= HI <= '
+                                             f'{hi:g}{unit}')
+        return a, b
+    return parse

@@ -83,6 +83,13 @@ class Recipe:
                                              self.background_pool_s * min(1.0, factor * 4)),
                        onset_background_s=max(20.0, self.onset_background_s * factor))
 
+    def with_snr(self, snr_db: tuple[float, float]) -> 'Recipe':
+        """The same recipe with every event (generated or real) mixed at ``snr_db``."""
+        lo, hi = (float(v) for v in snr_db)
+        if not lo <= hi:
+            raise ValueError(f'snr_db {snr_db!r}: expected low <= high')
+        return replace(self, real_snr_db=(lo, hi), mix=replace(self.mix, snr_db=(lo, hi)))
+
     def with_band_limits(self, whole: float = 0.2, real: float = 0.3) -> 'Recipe':
         """The same recipe with band-limited windows and real clips (``soft train
         --band-limit``)."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from soft.classify import taxonomy
-from soft.cliargs import float_in
+from soft.cliargs import float_in, range_in
 
 if TYPE_CHECKING:
     from soft.audio.features import FeatureConfig
@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
                    'checks at street levels (45-80 dB SPL through a -46..-30 dBFS '
                    'microphone) instead of their recordings\' own levels, which on a sensor '
                    'would be 100+ dB streets')
+    p.add_argument('--snr-db', type=_snr_range, default=None, metavar='LO,HI',
+                   help='draw every event\'s SNR over its background (loudest in-band 25 ms '
+                   'over the background, the simulator\'s terms) from LO..HI dB, generated '
+                   'and real clips alike (default: the recipe\'s -6..24 and -6..25). The '
+                   'held-out mixtures\' events sit at medians of -2 / 4 / 10 dB at -6 / 0 / '
+                   '+6 dB EBR (bench/bench_levels.py)')
     p.add_argument('--level-shift-db', type=_level_shift, default=LEVEL_SHIFT_DB,
                    help='every training window is shifted by a random gain within +-this many '
                    f'dB (feature space; default {LEVEL_SHIFT_DB:g}). Recordings come at any '
@@ -144,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _level_shift = float_in('--level-shift-db', 0.0, 40.0, ' dB')
+_snr_range = range_in('--snr-db', -30.0, 60.0, ' dB')
 
 
 def _channels(text: str) -> tuple[int, ...]:
@@ -230,6 +237,8 @@ def _data(args, fcfg, prog: Progress) -> dict:
     from soft.sim.sources import ALERT_KINDS, NEGATIVE_KINDS, synthesize
 
     base = fset.Recipe().with_band_limits() if args.band_limit else fset.Recipe()
+    if args.snr_db is not None:
+        base = base.with_snr(args.snr_db)
     recipe = base.scaled(args.scale)
     val_recipe = base.scaled(args.scale * 0.25)
     kinds = {k: int(synthesize(k, np.random.default_rng(0), fcfg.sample_rate).class_id)

@@ -40,7 +40,7 @@ import numpy as np
 
 from soft.audio.drivers import NS
 from soft.classify import taxonomy
-from soft.cliargs import float_in
+from soft.cliargs import float_in, range_in
 from soft.evaluation import clip_eval, mixtures as mx
 from soft.evaluation.intervals import format_ci as _ci, poisson_rate
 from soft.evaluation.misses import MISSES_DEFINITION, MissLedger
@@ -124,20 +124,7 @@ def _bandwidths(text: str) -> tuple[float, ...]:
     return values
 
 
-def _spl_range(text: str) -> tuple[float, float] | None:
-    if text.strip().lower() in ('none', ''):
-        return None
-    try:
-        lo, hi = (float(v) for v in text.split(','))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'--street-spl {text!r}: expected LO,HI in dB SPL '
-                                         'such as 55,75, or none') from None
-    if not 20.0 <= lo <= hi <= 110.0:
-        raise argparse.ArgumentTypeError(f'--street-spl {text}: expected 20 <= LO <= HI <= 110 '
-                                         'dB SPL')
-    return lo, hi
-
-
+_spl_range = range_in('--street-spl', 20.0, 110.0, ' dB SPL', none_ok=True)
 _budget = float_in('--onset-budget', 0.0, 100.0, ' per s')
 
 
