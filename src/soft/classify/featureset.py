@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -579,7 +581,14 @@ def cached(cache_dir: Path | None, name: str, key: str,
             return FeatureSet(z['x'], z['y'], z['origin'], z['name'])
     fs = build()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp.npz')
-    np.savez(tmp, x=fs.x, y=fs.y, origin=fs.origin, name=fs.name)
-    tmp.replace(path)
+    # a temporary name of this writer's own: two runs side by side build the same entry,
+    # and a shared name let one move the other's file away mid-write (soft-cnn-1.8.1 died so)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.npz')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            np.savez(f, x=fs.x, y=fs.y, origin=fs.origin, name=fs.name)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return fs
