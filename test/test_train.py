@@ -230,7 +230,7 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path, capsys):
     rc = main(['--no-real', '--scale', '0.012', '--epochs', '1', '--fa-minutes', '0.2',
                '--no-cache', '--quiet', '--out', str(out), '--run-dir', str(tmp_path / 'run'),
                '--version', 'smoke-1', '--date', '2026-11-24', '--channels', '8,8,16,16,32',
-               '--band-limit', '--level-shift-db', '24', '--snr-db', '0,12',
+               '--band-limit', '--level-shift-db', '24',
                '--model-card', str(tmp_path / 'MODEL_CARD.md')])
     assert rc == 0 and out.is_file() and out.stat().st_size < 5 * 1024 * 1024
 
@@ -269,8 +269,6 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path, capsys):
     assert recipe['bandlimit_probability'] == 0.2 and recipe['real_bandlimit_probability'] == 0.3
     assert 'low-passed at 3400–7200 Hz' in card           # --band-limit reached the recipe
     assert '±24 dB gain' in card                          # and --level-shift-db the card
-    assert recipe['mix']['snr_db'] == [0.0, 12.0] and recipe['real_snr_db'] == [0.0, 12.0]
-    assert 'at 0–12 dB SNR' in card
 
     # --epochs 0: the same weights, re-calibrated under other budgets, re-exported
     out2 = tmp_path / 'recal.onnx'
