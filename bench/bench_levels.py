@@ -54,11 +54,7 @@ def main() -> int:
 
     # the evaluation's mixtures, rebuilt as soft evaluate builds them (same seed)
     weak = [(c, x) for c, x in loaded if c.events is None]
-    events = [mx.Source(str(c.path), c.label, c.class_id, mx.event_segment(x, SR))
-              for c, x in weak if c.class_id > taxonomy.BACKGROUND]
-    ambient = [mx.Source(str(c.path), c.label, c.class_id, mx.trim_silence(x, SR))
-               for c, x in weak if c.class_id == taxonomy.BACKGROUND
-               and normalise_label(c.label) in AMBIENT_LABELS]
+    events, ambient = ev.mixture_sources(weak, SR)
     recipes = mx.make_recipes(args.mixtures, events, ambient, np.random.default_rng([0, 1]),
                               sample_rate=SR)
     snr: dict[float, list[float]] = defaultdict(list)

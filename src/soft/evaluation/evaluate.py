@@ -327,10 +327,9 @@ def _bandwidth_section(loaded, classifier, cfg, sr: int, args, log) -> dict:
     return section
 
 
-def _mixture_section(weak, classifier, cfg, sr: int, args, log,
-                     street: tuple[float, float] | None = None) -> dict:
-    """Mixtures at their recordings' level; with ``street`` (dB SPL range), the same
-    mixtures with each background set to a level drawn from it, as a sensor would hear it."""
+def mixture_sources(weak, sr: int) -> tuple[list[mx.Source], list[mx.Source]]:
+    """The event segments and ambient backgrounds the mixtures are built from (also used by
+    bench/bench_levels.py, which must rebuild the very same mixtures)."""
     from soft.classify.layouts import AMBIENT_LABELS, normalise_label
 
     events = [mx.Source(str(c.path), c.label, c.class_id, mx.event_segment(x, sr))
@@ -338,6 +337,14 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log,
     ambient = [mx.Source(str(c.path), c.label, c.class_id, mx.trim_silence(x, sr))
                for c, x in weak if c.class_id == taxonomy.BACKGROUND
                and normalise_label(c.label) in AMBIENT_LABELS]
+    return events, ambient
+
+
+def _mixture_section(weak, classifier, cfg, sr: int, args, log,
+                     street: tuple[float, float] | None = None) -> dict:
+    """Mixtures at their recordings' level; with ``street`` (dB SPL range), the same
+    mixtures with each background set to a level drawn from it, as a sensor would hear it."""
+    events, ambient = mixture_sources(weak, sr)
     section: dict = {'definition': 'sed_eval event-based, onset only, collar '
                      f'{DCASE_COLLAR_S} s; repeats of one class merged when less than '
                      f'{MERGE_GAP_S} s apart; one reference per sound of an event clip '
