@@ -373,6 +373,14 @@ def test_snr_range_reaches_generated_and_real_mixes_and_names_the_field():
             _snr_range(bad)
 
 
+def test_snr_range_with_a_negative_low_end_parses_in_the_documented_form():
+    from soft.classify.train import build_parser
+
+    args = build_parser().parse_args(['--snr-db=-2,12'])
+    assert args.snr_db == (-2.0, 12.0)
+    assert build_parser().parse_args([]).snr_db is None
+
+
 def test_calibration_only_run_needs_a_checkpoint(capsys):
     from soft.classify.train import main
 

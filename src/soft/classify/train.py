@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                    'over the background, the simulator\'s terms) from LO..HI dB, generated '
                    'and real clips alike (default: the recipe\'s -6..24 and -6..25). The '
                    'held-out mixtures\' events sit at medians of -2 / 4 / 10 dB at -6 / 0 / '
-                   '+6 dB EBR (bench/bench_levels.py)')
+                   '+6 dB EBR (bench/bench_levels.py). A negative LO needs the = form: '
+                   '--snr-db=-2,12')
     p.add_argument('--level-shift-db', type=_level_shift, default=LEVEL_SHIFT_DB,
                    help='every training window is shifted by a random gain within +-this many '
                    f'dB (feature space; default {LEVEL_SHIFT_DB:g}). Recordings come at any '
