@@ -107,6 +107,22 @@ def test_street_level_sets_the_background_level_and_keeps_the_ebr(spl):
     assert np.max(np.abs(loud.audio)) <= mx.ANTICLIP_PEAK + 1e-6
 
 
+@pytest.mark.parametrize('spl', [50.0, 80.0])
+def test_a_clip_at_street_level_has_its_typical_second_at_that_level(spl):
+    from soft.evaluation.clip_eval import at_street_level
+
+    rng = np.random.default_rng(5)
+    x = (0.2 * rng.standard_normal(6 * SR)).astype(np.float32)     # a loud recording
+    x[2 * SR:2 * SR + 800] *= 4.0                                    # and one short bang
+    y = at_street_level(x, spl, SR, -38.0)
+    want = 20e-6 * 10 ** (spl / 20) * 10 ** (-38 / 20) / np.sqrt(2)
+    sec = [mx.rms(y[i:i + SR]) for i in range(0, y.size - SR + 1, SR)]
+    assert np.median(sec) == pytest.approx(want, rel=1e-3)
+    np.testing.assert_allclose(y / y.max(), x / x.max(), atol=1e-5)   # a gain, nothing else
+    loud = at_street_level(x, 150.0, SR, -38.0)        # never clips: scaled back to the peak
+    assert np.max(np.abs(loud)) <= mx.ANTICLIP_PEAK + 1e-6
+
+
 def test_no_event_mixtures_are_about_half():
     rng = np.random.default_rng(0)
     events = [mx.Source('w', 'whistle', WHISTLE, np.ones(SR, np.float32))]
@@ -180,6 +196,10 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
     if e['with_event']:                        # a band model does not go by loudness
         assert st['event_based']['per_ebr']['+6']['overall']['recall'] == 1.0
     assert st['false_alarms']['real']['hours'] == pytest.approx(fa['real']['hours'])
+    sc = st['clip_level']                      # every clip again, at a street's level
+    assert [d['path'] for d in sc['clips_detail']] == [d['path'] for d in c['clips_detail']]
+    assert sc['per_class']['whistle']['recall'] == 1.0
+    assert 'Clip level at street level (8 clips' in text
     assert 'generated' not in st['false_alarms'] and 'At street level' in text
 
 

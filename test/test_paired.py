@@ -67,7 +67,10 @@ def test_compare_two_evaluated_models_end_to_end(tmp_path, capsys):
     assert set(c['bandwidth']) == {'5500', '3800'}
     assert c['bandwidth']['5500']['broken'] == 4 and c['bandwidth']['5500']['fixed'] == 0
     assert 'clips band-limited at 5500 Hz: 0 fixed, 4 broken' in text
-    # and the same mixtures at street level: the deaf model loses the whistles there too
+    # and the same clips and mixtures at street level: the deaf model loses the whistles
+    sc = c['street_level']['clip_level']
+    assert sc['broken'] == 4 and sc['fixed'] == 0 and sc['clips'] == 8
+    assert text.count('clips: 0 fixed, 4 broken of 8') == 2
     st = c['street_level']['event_based']['+6']
     assert st['difference'] > 0 and st['base'] < st['candidate']
     assert c['street_level']['false_alarms_real']['candidate_events'] == 0

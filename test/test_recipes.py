@@ -62,7 +62,10 @@ def test_two_recipes_over_seeds_end_to_end(tmp_path, capsys):
     assert b['candidate_runs'] == [0.5, 0.5] and b['base_runs'] == [1.0, 1.0]
     assert b['recall_per_true_class']['whistle']['base'] == 1.0
     assert 'clips band-limited at 5500 Hz: accuracy 1.000 -> 0.500' in text
-    # the same mixtures at street level, pooled the same way
+    # the same clips and mixtures at street level, pooled the same way
+    sc = c['street_level']['clip_level']
+    assert sc['candidate_runs'] == [0.5, 0.5] and sc['base_runs'] == [1.0, 1.0]
+    assert 'clip accuracy (8 clips): 1.000 [1.000 1.000] -> 0.500' in text
     st = c['street_level']['event_based']['+6']
     assert st['candidate_per_run']['hits'] == [0, 0] and sum(st['base_per_run']['hits']) > 0
     assert c['street_level']['false_alarms_real']['candidate_runs'] == [0, 0]

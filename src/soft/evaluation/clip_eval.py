@@ -143,15 +143,44 @@ def evaluate_clip(x: np.ndarray, classifier, cfg: DetectorConfig, sr: int,
         sorted({d.class_id for d in inside})
 
 
+def at_street_level(x: np.ndarray, spl_db: float, sample_rate: int,
+                    sensitivity_dbfs: float) -> np.ndarray:
+    """The clip with its typical second (median one-second RMS) at ``spl_db`` on a sensor.
+
+    The same rule as the street-level mixtures' backgrounds and the hard negatives, applied
+    to every clip whatever its label, so the level says nothing about the label: a clip
+    whose event is short (a shot) has its own background at the street's level and the
+    event at its recorded ratio above it; a clip the event fills (a siren) has the event at
+    that level. Scaled down if its peak would clip, as the mixtures are.
+    """
+    from soft.evaluation import mixtures as mx
+
+    y = np.asarray(x, dtype=np.float64) * mx.street_gain(x, spl_db, sample_rate,
+                                                         sensitivity_dbfs)
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if peak > mx.ANTICLIP_PEAK:
+        y *= mx.ANTICLIP_PEAK / peak
+    return y.astype(np.float32)
+
+
 def evaluate_clips(clips: Sequence[tuple[object, np.ndarray]], classifier,
-                   cfg: DetectorConfig, seed: int = 0) -> list[ClipResult]:
-    """Run every (clip, samples) pair; clips without a single class (-1) are left out."""
+                   cfg: DetectorConfig, seed: int = 0,
+                   street_spl: tuple[float, float] | None = None) -> list[ClipResult]:
+    """Run every (clip, samples) pair; clips without a single class (-1) are left out.
+
+    ``street_spl``: each clip first set to a level drawn from this range (dB SPL) on the
+    sensors' microphone (:func:`at_street_level`); the draws do not depend on the model, so
+    two reports with the same seed pair clip by clip.
+    """
     out = []
+    sr = classifier.feature_config.sample_rate
     for k, (clip, x) in enumerate(clips):
         if clip.class_id < 0:
             continue
         rng = np.random.default_rng([seed, 11, k])
-        sr = classifier.feature_config.sample_rate
+        if street_spl is not None:
+            spl = float(np.random.default_rng([seed, 12, k]).uniform(*street_spl))
+            x = at_street_level(x, spl, sr, cfg.sensitivity_dbfs)
         pred, conf, n, before, classes = evaluate_clip(x, classifier, cfg, sr, rng)
         out.append(ClipResult(str(Path(clip.path)), clip.label, int(clip.class_id), pred,
                               conf, n, before, classes))

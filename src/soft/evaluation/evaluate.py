@@ -12,10 +12,10 @@ Three views, all through the deployed streaming detector (:mod:`clip_eval`):
 4. the clip level again with every clip band-limited, as if recorded at a lower sample rate
    (``--bandwidths``): a model that leans on the top band fails on such recordings, and on
    far sources that lost it to the air;
-5. the mixtures and the real-background false alarms again with every background at a
-   street's level on the sensors' microphone (``--street-spl``): recordings come at their
-   makers' levels, and a model that tells background by loudness passes 2 and 3 and fails
-   on a street.
+5. the clip level, the mixtures and the real-background false alarms again with every clip
+   and background at a street's level on the sensors' microphone (``--street-spl``):
+   recordings come at their makers' levels, and a model that tells background by loudness
+   passes 1-3 and fails on a street.
 
 Each missed mixture event is also given the cause that lost it (:mod:`misses`): no window
 from the detector's front end, or the model's judgement of the windows it had.
@@ -280,22 +280,30 @@ def evaluate(args: argparse.Namespace) -> dict:
 
     # 5. at street level
     t = time.perf_counter()
-    report['street_level'] = _street_section(weak, bg_clips, classifier, cfg, sr, args, log)
+    report['street_level'] = _street_section(loaded, weak, bg_clips, classifier, cfg, sr, args,
+                                             log)
     timings['street_level_s'] = time.perf_counter() - t
     timings['total_s'] = time.perf_counter() - t_start
     report['timings'] = timings
     return report
 
 
-def _street_section(weak, bg_clips, classifier, cfg, sr: int, args, log) -> dict:
-    """Mixtures and real-background false alarms again, at a sensor's level."""
+def _street_section(loaded, weak, bg_clips, classifier, cfg, sr: int, args, log) -> dict:
+    """Clip level, mixtures and real-background false alarms again, at a sensor's level."""
     if args.street_spl is None:
         return {'skipped': 'no --street-spl'}
     lo, hi = args.street_spl
-    section: dict = {'definition': f'each mixture\'s background, and each 2 min of the real '
-                     f'background streams, set to a level drawn from {lo:g}-{hi:g} dB SPL '
-                     f'(median one-second RMS) through the sensors\' {cfg.sensitivity_dbfs:g} '
-                     'dBFS microphone; EBRs and annotations unchanged', 'spl_db': [lo, hi]}
+    section: dict = {'definition': f'each clip, each mixture\'s background, and each 2 min of '
+                     f'the real background streams, set to a level drawn from {lo:g}-{hi:g} dB '
+                     f'SPL (median one-second RMS) through the sensors\' '
+                     f'{cfg.sensitivity_dbfs:g} dBFS microphone; EBRs and annotations '
+                     'unchanged', 'spl_db': [lo, hi]}
+    results = clip_eval.evaluate_clips(loaded, classifier, cfg, args.seed, street_spl=(lo, hi))
+    clips = clip_eval.classification_metrics([r.true_id for r in results],
+                                             [r.pred_id for r in results])
+    clips['clips_detail'] = clip_eval.results_table(results)
+    section['clip_level'] = clips
+    log(f'clip level at street level: accuracy {clips["accuracy"]:.3f}')
     mixed = _mixture_section(weak, classifier, cfg, sr, args, log, street=(lo, hi))
     section['event_based'] = {k: mixed[k] for k in ('per_ebr', 'misses') if k in mixed}
     section['false_alarms'] = _false_alarm_section(bg_clips, classifier, cfg, sr, args, log,
@@ -499,10 +507,28 @@ def _ebr_lines(per_ebr: dict) -> list[str]:
     return out
 
 
+def _clip_lines(c: dict, title: str) -> list[str]:
+    lines = [f'{title} ({c["clips"]} clips, accuracy {_f(c["accuracy"])}, '
+             f'macro F1 {_f(c["macro_f1"])})',
+             f'{"class":<15}{"support":>8}{"pred":>6}{"P":>7}{"P 95% CI":>14}{"R":>7}'
+             f'{"R 95% CI":>14}{"F1":>7}']
+    for name, m in c['per_class'].items():
+        if m['support'] or m['predicted']:
+            lines.append(f'{name:<15}{m["support"]:>8}{m["predicted"]:>6}'
+                         f'{_f(m["precision"]):>7}{_ci(m.get("precision_ci95")):>14}'
+                         f'{_f(m["recall"]):>7}{_ci(m.get("recall_ci95")):>14}{_f(m["f1"]):>7}')
+    pa = c['police_alert']
+    lines.append(f'police clips alerting: {_f(pa["alerted"])} of {pa["police_clips"]}; '
+                 f'false police alerts: {_f(pa["false_alert_rate"])} of {pa["other_clips"]}')
+    return lines
+
+
 def _street_lines(st: dict | None) -> list[str]:
     if not st or 'event_based' not in st:
         return []
     out = ['', f'At street level ({st["definition"]}):']
+    if 'clip_level' in st:
+        out += _clip_lines(st['clip_level'], 'Clip level at street level')
     if st['event_based'].get('per_ebr'):
         out += _ebr_lines(st['event_based']['per_ebr'])
         out += _misses_lines(st['event_based'].get('misses'))
@@ -534,20 +560,8 @@ def format_report(r: dict) -> str:
     lines.append(f'data {d["root"]} ({d["layout"]}, split {d["split"]}): {d["loaded"]} clips '
                  f'loaded, skipped {d["skipped_reasons"] or 0}, unknown labels '
                  f'{d["unknown_labels_as_background"] or 0}')
-    c = r['clip_level']
     lines.append('')
-    lines.append(f'Clip level ({c["clips"]} clips, accuracy {_f(c["accuracy"])}, '
-                 f'macro F1 {_f(c["macro_f1"])})')
-    lines.append(f'{"class":<15}{"support":>8}{"pred":>6}{"P":>7}{"P 95% CI":>14}{"R":>7}'
-                 f'{"R 95% CI":>14}{"F1":>7}')
-    for name, m in c['per_class'].items():
-        if m['support'] or m['predicted']:
-            lines.append(f'{name:<15}{m["support"]:>8}{m["predicted"]:>6}'
-                         f'{_f(m["precision"]):>7}{_ci(m.get("precision_ci95")):>14}'
-                         f'{_f(m["recall"]):>7}{_ci(m.get("recall_ci95")):>14}{_f(m["f1"]):>7}')
-    pa = c['police_alert']
-    lines.append(f'police clips alerting: {_f(pa["alerted"])} of {pa["police_clips"]}; '
-                 f'false police alerts: {_f(pa["false_alert_rate"])} of {pa["other_clips"]}')
+    lines += _clip_lines(r['clip_level'], 'Clip level')
     e = r['event_based']
     lines.append('')
     if 'per_ebr' in e:

@@ -47,11 +47,13 @@ def _clip_key(path: str, root: str) -> str:
     return p.as_posix()
 
 
-def _clips(report: dict, name: str, cutoff: str | None = None
+def _clips(report: dict, name: str, cutoff: str | None = None, street: bool = False
            ) -> dict[str, tuple[int, int]]:
-    """(true, predicted) per clip; with ``cutoff``, of the band-limited clip level."""
+    """(true, predicted) per clip; with ``cutoff``, of the band-limited clip level; with
+    ``street``, of the clip level at street level."""
     try:
-        section = report['clip_level'] if cutoff is None else \
+        section = report['street_level']['clip_level'] if street else \
+            report['clip_level'] if cutoff is None else \
             report['bandwidth']['per_cutoff'][cutoff]
         rows = section['clips_detail']
         root = report['data']['root']
@@ -67,10 +69,12 @@ def mcnemar_exact(fixed: int, broken: int) -> float:
     return 1.0 if n == 0 else float(stats.binomtest(fixed, n, 0.5).pvalue)
 
 
-def compare_clips(base: dict, cand: dict, cutoff: str | None = None) -> dict:
+def compare_clips(base: dict, cand: dict, cutoff: str | None = None,
+                  street: bool = False) -> dict:
     """Clips fixed and broken by the candidate, overall and per true label; with ``cutoff``,
-    on the clips band-limited at that cutoff (the reports' ``bandwidth`` sections)."""
-    a, b = _clips(base, 'base', cutoff), _clips(cand, 'candidate', cutoff)
+    on the clips band-limited at that cutoff (the reports' ``bandwidth`` sections); with
+    ``street``, on the clips at street level."""
+    a, b = _clips(base, 'base', cutoff, street), _clips(cand, 'candidate', cutoff, street)
     if set(a) != set(b):
         only = sorted(set(a) ^ set(b))
         raise ComparisonError(f'clip_level.clips_detail: the reports list different clips '
@@ -199,8 +203,12 @@ def compare(base: dict, cand: dict) -> dict:
             'false_alarms_real': compare_false_alarms(base, cand),
             'bandwidth': {cut: compare_clips(base, cand, cut) for cut in _cutoffs(base)
                           if cut in _cutoffs(cand)},
-            **({'street_level': {'event_based': compare_events(base, cand, street=True),
-                                 'false_alarms_real': compare_false_alarms(base, cand, True)}}
+            **({'street_level': {
+                **({'clip_level': compare_clips(base, cand, street=True)}
+                   if _street(base).get('clip_level') and _street(cand).get('clip_level')
+                   else {}),
+                'event_based': compare_events(base, cand, street=True),
+                'false_alarms_real': compare_false_alarms(base, cand, True)}}
                if _street(base).get('event_based') and _street(cand).get('event_based')
                else {})}
 
@@ -233,21 +241,27 @@ def _events_and_alarms_lines(c: dict) -> list[str]:
 
 def format_comparison(c: dict) -> str:
     lines = [f'base {c["base"].get("version")}  vs  candidate {c["candidate"].get("version")}']
-    cl = c['clip_level']
-    lines.append(f'clips: {cl["fixed"]} fixed, {cl["broken"]} broken of {cl["clips"]} '
-                 f'(McNemar exact p = {cl["p_value"]:.3f}); {cl["wrong_both_ways"]} wrong in '
-                 'both, differently')
-    for key, word in (('fixed_per_true_class', 'fixed'), ('broken_per_true_class', 'broken')):
-        if cl[key]:
-            lines.append(f'  {word}: ' + ', '.join(f'{k} {v}' for k, v in cl[key].items()))
+    lines += _clip_lines(c['clip_level'])
     lines += _events_and_alarms_lines(c)
     for cut, b in c.get('bandwidth', {}).items():
         lines.append(f'clips band-limited at {cut} Hz: {b["fixed"]} fixed, {b["broken"]} '
                      f'broken (McNemar exact p = {b["p_value"]:.3f})')
     if 'street_level' in c:
+        st = c['street_level']
         lines.append('at street level:')
-        lines += [f'  {li}' for li in _events_and_alarms_lines(c['street_level'])]
+        lines += [f'  {li}' for li in (_clip_lines(st['clip_level']) if 'clip_level' in st
+                                       else []) + _events_and_alarms_lines(st)]
     return '\n'.join(lines)
+
+
+def _clip_lines(cl: dict) -> list[str]:
+    lines = [f'clips: {cl["fixed"]} fixed, {cl["broken"]} broken of {cl["clips"]} '
+             f'(McNemar exact p = {cl["p_value"]:.3f}); {cl["wrong_both_ways"]} wrong in '
+             'both, differently']
+    for key, word in (('fixed_per_true_class', 'fixed'), ('broken_per_true_class', 'broken')):
+        if cl[key]:
+            lines.append(f'  {word}: ' + ', '.join(f'{k} {v}' for k, v in cl[key].items()))
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:

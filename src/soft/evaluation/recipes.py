@@ -84,12 +84,13 @@ def _summary(diff_draws: np.ndarray, observed: float, lower_is_better: bool) -> 
 
 
 def _clip_section(arm_a: Sequence[dict], arm_b: Sequence[dict], rng, resamples: int,
-                  cutoff: str | None = None) -> dict:
-    """Clip accuracy of each arm; with ``cutoff``, on the clips band-limited at it."""
-    keys = sorted(_clips(arm_a[0], 'base', cutoff))
+                  cutoff: str | None = None, street: bool = False) -> dict:
+    """Clip accuracy of each arm; with ``cutoff``, on the clips band-limited at it; with
+    ``street``, on the clips at street level."""
+    keys = sorted(_clips(arm_a[0], 'base', cutoff, street))
 
     def matrix(arm):
-        rows = [_clips(r, 'report', cutoff) for r in arm]
+        rows = [_clips(r, 'report', cutoff, street) for r in arm]
         truth = np.array([rows[0][k][0] for k in keys])
         return truth, np.array([[row[k][1] == row[k][0] for k in keys] for row in rows], float)
 
@@ -202,6 +203,9 @@ def compare_recipes(arm_a: Sequence[dict], arm_b: Sequence[dict],
                           for cut in _cutoffs(arm_a[0])
                           if all(cut in _cutoffs(r) for r in list(arm_a) + list(arm_b))},
             **({'street_level': {
+                **({'clip_level': _clip_section(arm_a, arm_b, rng, resamples, street=True)}
+                   if all(_view(r, True).get('clip_level') for r in list(arm_a) + list(arm_b))
+                   else {}),
                 'event_based': _event_section(arm_a, arm_b, rng, resamples, street=True),
                 'false_alarms_real': _false_alarm_section(arm_a, arm_b, rng, resamples,
                                                           street=True)}}
@@ -218,15 +222,7 @@ def format_recipe_comparison(c: dict) -> str:
              for arm, key in (('base', 'base_versions'), ('candidate', 'candidate_versions'))]
     lines.append('difference = candidate - base; interval: runs and clips/mixtures '
                  'resampled; p: exact permutation test over runs')
-    cl = c['clip_level']
-    lines.append(f'clip accuracy ({cl["clips"]} clips): {cl["base"]:.3f} '
-                 f'[{_runs(cl["base_runs"], ".3f")}] -> {cl["candidate"]:.3f} '
-                 f'[{_runs(cl["candidate_runs"], ".3f")}], difference '
-                 f'{cl["difference"]:+.3f} {format_ci(cl["difference_ci95"], "+.3f")} (better in '
-                 f'{cl["share_candidate_better"]:.0%}; p = {cl["permutation_p"]:.2f})')
-    lines.append('  recall per true class: ' + ', '.join(
-        f'{k} {v["base"]:.2f}->{v["candidate"]:.2f}' for k, v in
-        cl['recall_per_true_class'].items() if v['clips'] >= 5))
+    lines += _clip_lines(c['clip_level'])
     lines += _events_and_alarms_lines(c)
     for cut, b in c.get('bandwidth', {}).items():
         lines.append(f'clips band-limited at {cut} Hz: accuracy {b["base"]:.3f} -> '
@@ -235,9 +231,22 @@ def format_recipe_comparison(c: dict) -> str:
                      + ', '.join(f'{k} {v["base"]:.2f}->{v["candidate"]:.2f}' for k, v in
                                  b['recall_per_true_class'].items() if v['clips'] >= 5))
     if 'street_level' in c:
+        st = c['street_level']
         lines.append('at street level:')
-        lines += [f'  {li}' for li in _events_and_alarms_lines(c['street_level'])]
+        lines += [f'  {li}' for li in (_clip_lines(st['clip_level']) if 'clip_level' in st
+                                       else []) + _events_and_alarms_lines(st)]
     return '\n'.join(lines)
+
+
+def _clip_lines(cl: dict) -> list[str]:
+    return [f'clip accuracy ({cl["clips"]} clips): {cl["base"]:.3f} '
+            f'[{_runs(cl["base_runs"], ".3f")}] -> {cl["candidate"]:.3f} '
+            f'[{_runs(cl["candidate_runs"], ".3f")}], difference '
+            f'{cl["difference"]:+.3f} {format_ci(cl["difference_ci95"], "+.3f")} (better in '
+            f'{cl["share_candidate_better"]:.0%}; p = {cl["permutation_p"]:.2f})',
+            '  recall per true class: ' + ', '.join(
+                f'{k} {v["base"]:.2f}->{v["candidate"]:.2f}' for k, v in
+                cl['recall_per_true_class'].items() if v['clips'] >= 5)]
 
 
 def _events_and_alarms_lines(c: dict) -> list[str]:
