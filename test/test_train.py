@@ -189,6 +189,39 @@ def test_each_class_can_have_its_own_false_alarm_budget():
     assert same[12].threshold > 0.6
 
 
+def test_a_class_over_budget_at_the_ceiling_goes_higher_while_its_recall_holds():
+    # class 1: real background gives it 40 windows an hour at 0.90-0.95; its validation
+    # windows sit at 0.96-0.99, so 0.95 (one window left) meets the budget and keeps them all.
+    # class 2: its background windows reach 0.99, as do half its validation windows: going
+    # up buys nothing, and past 0.93 it would lose more than the guard allows.
+    n = 13
+    labels = np.repeat([0, 1, 2], [100, 100, 100])
+    probs = np.zeros((len(labels), n))
+    probs[labels == 0, 0] = 1.0
+    p1 = np.linspace(0.96, 0.99, 100)
+    probs[labels == 1, 1], probs[labels == 1, 0] = p1, 1 - p1
+    p2 = np.linspace(0.87, 0.99, 100)
+    probs[labels == 2, 2], probs[labels == 2, 0] = p2, 1 - p2
+    bg = np.zeros((80, n))
+    bg[:40, 1] = np.linspace(0.90, 0.95, 40)
+    bg[40:, 2] = np.linspace(0.90, 0.99, 40)
+    bg[:, 0] = 1 - bg.max(1)
+    kw = dict(target_precision=0.9, max_fa_per_hour=5.0, ceiling=0.9, keep_recall=0.8)
+    capped = choose_thresholds(probs, labels, n, bg, 1.0, **kw)
+    assert capped[1].threshold == 0.9 and capped[1].false_alarms_per_hour == 40.0
+    assert not capped[1].met_target
+    raised = choose_thresholds(probs, labels, n, bg, 1.0, over_budget_ceiling=0.97, **kw)
+    assert raised[1].threshold == 0.95 and raised[1].false_alarms_per_hour == 1.0
+    assert raised[1].recall == 1.0 and raised[1].met_target
+    # class 2 stops where its recall would fall under 0.8 of its recall at the ceiling
+    assert 0.9 < raised[2].threshold < 0.97 and not raised[2].met_target
+    assert raised[2].recall >= 0.8 * capped[2].recall
+    assert choose_thresholds(probs, labels, n, bg, 1.0, over_budget_ceiling=0.97,
+                             **{**kw, 'keep_recall': 0.0})[2].threshold == 0.97
+    with pytest.raises(ValueError, match='over_budget_ceiling'):
+        choose_thresholds(probs, labels, n, bg, 1.0, over_budget_ceiling=1.0, **kw)
+
+
 def test_precision_target_may_not_collapse_a_class_recall():
     # a fifth of class 1 is sure (0.95), the rest spreads over 0.5-0.85, where 80 class-2
     # windows are confused with it: 0.90 precision needs a threshold near 0.83, where only
@@ -385,7 +418,9 @@ def test_calibration_only_run_needs_a_checkpoint(capsys):
     from soft.classify.train import main
 
     for argv, msg in ((['--epochs', '0'], '--epochs 0 re-calibrates'),
-                      (['--epochs', '-1'], '--epochs -1')):
+                      (['--epochs', '-1'], '--epochs -1'),
+                      (['--max-threshold-over-budget', '0.8'], '--max-threshold-over-budget'),
+                      (['--max-threshold-over-budget', '1'], '--max-threshold-over-budget')):
         with pytest.raises(SystemExit) as e:
             main(argv)
         assert e.value.code == 2 and msg in capsys.readouterr().err

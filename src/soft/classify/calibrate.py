@@ -77,7 +77,8 @@ def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
                       max_fa_per_hour: float | Sequence[float] = 2.0,
                       floor: float = 0.3, ceiling: float = 0.99,
                       extra_backgrounds: Sequence[tuple[np.ndarray, float]] = (),
-                      keep_recall: float = 0.0) -> list[ThresholdChoice]:
+                      keep_recall: float = 0.0,
+                      over_budget_ceiling: float | None = None) -> list[ThresholdChoice]:
     """Per class, the lowest threshold meeting the precision and false-alarm budgets.
 
     ``background_probs`` are windows of long background-only streams (every window treated
@@ -97,9 +98,21 @@ def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
     the guard and the precision target cannot both hold, the guard wins and the threshold
     is the most precise one it allows (``met_target`` False). A class that cannot reach the
     precision at all keeps the best-F1 threshold, as before.
+
+    ``over_budget_ceiling``: a class still over its false-alarm budget at ``ceiling`` may go
+    on up to this threshold, to the first that meets the budget, but not so far that its
+    validation recall falls under ``keep_recall`` times its recall at ``ceiling``. The
+    ceiling keeps the precision chase from cutting recall where the budget already holds;
+    a class over budget there raises real false alarms at every threshold below, and
+    soft-cnn-1.8.1's explosion, at 194 per hour at the 0.9 ceiling, kept all its held-out
+    real explosions at 0.97.
     """
     if not 0.0 <= keep_recall <= 1.0:
         raise ValueError(f'keep_recall {keep_recall}: must be within 0-1')
+    top_t = ceiling if over_budget_ceiling is None else max(ceiling, over_budget_ceiling)
+    if top_t >= 1.0:
+        raise ValueError(f'over_budget_ceiling {over_budget_ceiling}: must be under 1 (a '
+                         'threshold of 1 silences the class)')
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels)
     top = probs.argmax(axis=1)
@@ -110,12 +123,12 @@ def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
         bg = np.asarray(bp, dtype=np.float64)
         sets.append((bg.argmax(axis=1), bg.max(axis=1), float(hours)))
     budgets = np.broadcast_to(np.asarray(max_fa_per_hour, dtype=np.float64), (n_classes,))
-    grid = np.round(np.arange(floor, ceiling + 1e-9, 0.01), 2)
+    grid = np.round(np.arange(floor, top_t + 1e-9, 0.01), 2)
     out = [ThresholdChoice(0, 0.0, float('nan'), float('nan'), 0.0, True)]
     for c in range(1, n_classes):
         pc = probs[:, c]
         is_c = labels == c
-        rows = []
+        rows, above = [], []
         for t in grid:
             pred = (top == c) & (pc >= t)
             tp = int(np.sum(pred & is_c))
@@ -124,11 +137,19 @@ def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
             rec = tp / int(is_c.sum()) if is_c.any() else 0.0
             fa = max((float(np.sum((b_top == c) & (b_p >= t))) / h
                       for b_top, b_p, h in sets), default=0.0)
-            rows.append((float(t), prec, rec, fa))
+            (rows if t <= ceiling + 1e-9 else above).append((float(t), prec, rec, fa))
         budget = float(budgets[c])
         within = [r for r in rows if r[3] <= budget]
         if not within:
-            out.append(ThresholdChoice(c, *rows[-1], False))
+            last = rows[-1]
+            for r in above:
+                if r[2] < keep_recall * rows[-1][2]:
+                    break
+                last = r
+                if r[3] <= budget:
+                    break
+            out.append(ThresholdChoice(c, *last, last[3] <= budget
+                                       and last[1] >= target_precision))
             continue
         best = max(within, key=_f1_then_threshold)
         min_recall = keep_recall * best[2]

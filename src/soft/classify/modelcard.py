@@ -252,7 +252,8 @@ def render_model_card(report: dict, system: dict | None = None,
             f'set on its own: the lowest threshold (0.30–{ceiling}) giving precision ≥ '
             f'{args.get("target_precision", "0.9")} and {budget_text} on '
             'every background set; where that is not reachable, the best F1 within the '
-            'false-alarm budget, or the ceiling ("no").' + _keep_recall_text(args), '']
+            'false-alarm budget, or the ceiling ("no").' + _over_budget_text(args)
+            + _keep_recall_text(args), '']
     if evaluation:
         out += render_evaluation(evaluation)
     if generators:
@@ -260,6 +261,15 @@ def render_model_card(report: dict, system: dict | None = None,
     if system:
         out += render_system(system)
     return '\n'.join(out)
+
+
+def _over_budget_text(args: dict) -> str:
+    over, ceiling = args.get('max_threshold_over_budget'), args.get('max_threshold', '0.9')
+    if over is None or float(over) <= float(ceiling):
+        return ''
+    return (f' A class over its budget at the ceiling goes on up to {float(over):g}, to the '
+            'first threshold meeting the budget, while its recall keeps the share below of its '
+            'recall at the ceiling.')
 
 
 def _keep_recall_text(args: dict) -> str:

@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--max-threshold', type=float, default=0.9,
                    help='no class threshold above this (0.98 cost the district a third of '
                    'its alerts for a halving of real false alarms)')
+    p.add_argument('--max-threshold-over-budget', type=float, default=0.97,
+                   help='a class over its false-alarm budget at --max-threshold may go on up '
+                   'to this threshold, to the first that meets the budget, while its '
+                   'validation recall keeps --keep-recall of its recall at the ceiling '
+                   '(soft-cnn-1.8.1\'s explosion: 194 real false alarms per hour at 0.9; at '
+                   '0.97 it kept every held-out real explosion); set it to --max-threshold '
+                   'to turn it off')
     p.add_argument('--keep-recall', type=float, default=0.8,
                    help='a threshold chasing --target-precision may not cut a class\'s '
                    'generated-validation recall below this share of its recall at the best-F1 '
@@ -177,6 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error('--epochs 0 re-calibrates a trained model: it needs --init-from')
     if not 0.0 <= args.keep_recall <= 1.0:
         parser.error(f'--keep-recall {args.keep_recall}: must be within 0-1')
+    if not args.max_threshold <= args.max_threshold_over_budget < 1.0:
+        parser.error(f'--max-threshold-over-budget {args.max_threshold_over_budget}: must be '
+                     f'within --max-threshold ({args.max_threshold}) and 1 (excluded)')
     if not 0.0 <= args.teacher_weight <= 1.0:
         parser.error(f'--teacher-weight {args.teacher_weight}: must be within 0-1')
     for path in args.teacher or []:
@@ -719,7 +729,8 @@ def train(args: argparse.Namespace) -> dict:
     choices = choose_thresholds(probs[calib], va.y[calib], taxonomy.NUM_CLASSES,
                                 fa_probs, fa_hours, args.target_precision,
                                 budgets, ceiling=args.max_threshold,
-                                extra_backgrounds=extra, keep_recall=args.keep_recall)
+                                extra_backgrounds=extra, keep_recall=args.keep_recall,
+                                over_budget_ceiling=args.max_threshold_over_budget)
     thresholds = np.array([c.threshold for c in choices])
     prog.log(f'temperature {temperature:.3f}; thresholds {np.round(thresholds, 2).tolist()}')
 
