@@ -468,6 +468,31 @@ def test_detector_windows_start_ten_frames_before_the_onset():
     assert len(detector_windows(x[:2 * cfg.sample_rate], cfg)) == 0
 
 
+def test_threshold_checks_count_only_what_the_detector_could_report():
+    from soft.audio.features import FeatureConfig
+    from soft.classify import hardnegatives as hn
+    from soft.classify.calibrate import reportable
+
+    fcfg = FeatureConfig()
+    sr = fcfg.sample_rate
+    rng = np.random.default_rng(3)
+    x = 0.003 * rng.standard_normal(14 * sr)
+    t = np.arange(9 * sr) / sr                    # a tone that goes on for 9 s from 3 s
+    x[3 * sr:12 * sr] += 0.05 * sum(np.sin(2 * np.pi * f * t) for f in (2100, 2500, 2900))
+    windows, sustained = hn._deployed_windows(x.astype(np.float32), fcfg)
+    assert len(windows) == len(sustained) >= 3
+    assert not sustained[0] and sustained.sum() >= 2      # its onset, then re-classifications
+    gunshot, siren = taxonomy.by_name('gunshot').id, taxonomy.by_name('siren').id
+    probs = np.full((4, taxonomy.NUM_CLASSES), 0.01)
+    probs[[0, 1], gunshot] = 0.9
+    probs[[2, 3], siren] = 0.9
+    keep = reportable(probs, np.array([False, True, False, True]))
+    # an impulsive class from a sustained window is never reported; a siren is
+    assert keep.tolist() == [True, False, True, True]
+    with pytest.raises(ValueError, match='sustained'):
+        reportable(probs, np.zeros(3, dtype=bool))
+
+
 def test_recall_at_precision_sweep():
     from soft.classify.realfigures import best_recall_at_precision
 
@@ -592,14 +617,17 @@ def test_calibration_background_is_played_as_the_evaluation_plays_it():
     train, _ = split_by_group(records, 0.25, 0)
     bg = [r for r in train if r.label in ('rain', 'dog')][:3]
     clips, _ = load_clips(bg, fcfg.sample_rate)
-    cal, hours = hn.calibration_set(clips, np.random.default_rng(0), fcfg)
+    check = hn.calibration_set(clips, np.random.default_rng(0), fcfg)
+    cal, hours = check.windows, check.hours
+    assert check.sustained.shape == (len(cal),) and check.sustained.dtype == bool
     audio_s = sum(x.size for _, x in clips) / fcfg.sample_rate
     # each clip once alone (with its lead-in and tail) and once in the joined stream
     assert audio_s / 3600 < hours < (2 * audio_s + 3 * 6.0) / 3600
     assert len(cal) > 0 and set(cal.y.tolist()) == {0}
     assert {n.split(':')[0] for n in cal.name.tolist()} <= {'clip', 'stream'}
-    quiet, quiet_hours = hn.calibration_set(clips, np.random.default_rng(0), fcfg,
-                                            street_spl=(50.0, 50.0))
+    quiet_check = hn.calibration_set(clips, np.random.default_rng(0), fcfg,
+                                     street_spl=(50.0, 50.0))
+    quiet, quiet_hours = quiet_check.windows, quiet_check.hours
     assert quiet_hours == pytest.approx(hours)      # the same audio, at 50 dB SPL
     assert np.median(quiet.x.astype(np.float32)) < np.median(cal.x.astype(np.float32)) - 2.3
     gun = [r for r in train if r.label == 'gunshot'][:1]

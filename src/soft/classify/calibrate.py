@@ -50,6 +50,23 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray,
     return float(np.exp((a + b) / 2))
 
 
+def reportable(probs: np.ndarray, sustained: np.ndarray) -> np.ndarray:
+    """Mask of the windows whose top class the detector could report.
+
+    The detector reports impulsive classes (a shot, a bang) from onset windows only: a
+    sustained re-classification whose top class is impulsive raises nothing, whatever the
+    threshold (``StreamingDetector._decide``). Threshold checks drop those windows.
+    """
+    from soft.classify import taxonomy
+
+    probs, sustained = np.asarray(probs), np.asarray(sustained, dtype=bool)
+    if sustained.shape != (len(probs),):
+        raise ValueError(f'sustained: {sustained.shape} flags for {len(probs)} windows')
+    impulsive = np.array([c.impulsive for c in taxonomy.CLASSES])
+    return ~(sustained & impulsive[probs.argmax(axis=1)]) if len(probs) else \
+        np.zeros(0, dtype=bool)
+
+
 def decide(probs: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Apply the shipped decision rule: argmax if it clears its threshold, else background."""
     probs = np.asarray(probs)

@@ -38,18 +38,38 @@ MAX_PER_CLIP = 8
 
 
 class _Recorder:
-    """Stand-in classifier: keeps every submitted window and answers 'background'."""
+    """Stand-in classifier: keeps every submitted window and answers 'background'; as the
+    detector's observer it also keeps whether each window was a sustained re-classification
+    (the observer sees the windows in the order they were submitted)."""
 
     def __init__(self, fcfg: FeatureConfig):
         self.feature_config = fcfg
         self.thresholds = np.ones(taxonomy.NUM_CLASSES)
         self.windows: list[np.ndarray] = []
+        self.sustained: list[bool] = []
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         self.windows.extend(np.asarray(batch, dtype=np.float16))
         probs = np.zeros((len(batch), taxonomy.NUM_CLASSES), dtype=np.float32)
         probs[:, 0] = 1.0
         return probs
+
+    def observe(self, verdict) -> None:
+        self.sustained.append(bool(verdict.sustained))
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckSet:
+    """Detector windows on held-out real background, for the thresholds' false alarms.
+
+    ``sustained`` marks the windows the detector cut to re-classify a sound that goes on: it
+    reports no impulsive class from those (:func:`soft.classify.calibrate.reportable`), so a
+    threshold check that counted them would charge a class false alarms no sensor raises.
+    """
+
+    windows: FeatureSet
+    hours: float
+    sustained: np.ndarray
 
 
 def _require_background(clips: Sequence[tuple[ClipRecord, np.ndarray]], why: str) -> None:
@@ -66,6 +86,12 @@ def deployed_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, budget: bool = 
     submit, which is what training wants (more hard negatives); threshold checks keep it, so
     the false alarms they count are the deployed detector's.
     """
+    return _deployed_windows(stream_fs, fcfg, budget)[0]
+
+
+def _deployed_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, budget: bool = True
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`deployed_windows` and, per window, whether it was a sustained one."""
     from soft.evaluation.clip_eval import deployed_detector_config, run_stream
 
     cfg, _ = deployed_detector_config()
@@ -73,10 +99,14 @@ def deployed_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, budget: bool = 
         cfg = dataclasses.replace(cfg, onset_budget_per_s=0.0)
     rec = _Recorder(fcfg)
     x = np.clip(np.asarray(stream_fs, dtype=np.float32), -1.0, 1.0)
-    run_stream(x, rec, cfg, fcfg.sample_rate, BLOCK_S)
+    run_stream(x, rec, cfg, fcfg.sample_rate, BLOCK_S, observer=rec.observe)
     if not rec.windows:
-        return np.zeros((0, fcfg.n_mels, fcfg.window_frames), dtype=np.float16)
-    return np.stack(rec.windows)
+        return (np.zeros((0, fcfg.n_mels, fcfg.window_frames), dtype=np.float16),
+                np.zeros(0, dtype=bool))
+    if len(rec.sustained) != len(rec.windows):
+        raise RuntimeError(f'detector observer saw {len(rec.sustained)} windows, the '
+                           f'classifier {len(rec.windows)}')
+    return np.stack(rec.windows), np.asarray(rec.sustained, dtype=bool)
 
 
 def _street_gain(x: np.ndarray, rng: np.random.Generator, sr: int,
@@ -164,8 +194,7 @@ def real_background_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
 
 def calibration_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
                     rng: np.random.Generator, fcfg: FeatureConfig,
-                    street_spl: tuple[float, float] | None = None
-                    ) -> tuple[FeatureSet, float]:
+                    street_spl: tuple[float, float] | None = None) -> CheckSet:
     """Detector windows on held-out real background clips, and the hours of audio played.
 
     The false-alarm budget of the shipped thresholds is checked on these: clips the model
@@ -179,12 +208,13 @@ def calibration_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
 
     sr = fcfg.sample_rate
     _require_background(clips, 'a calibration clip must be background')
-    xs, names, samples = [], [], 0
+    xs, names, sus, samples = [], [], [], 0
     for rec, x in clips:
         gain = 1.0 if street_spl is None else _street_gain(np.asarray(x), rng, sr, street_spl)
         stream, _ = clip_eval.embed(np.asarray(x, np.float32) * gain, sr, rng, 1.5)
-        w = deployed_windows(stream, fcfg)
+        w, s = _deployed_windows(stream, fcfg)
         xs.append(w)
+        sus.append(s)
         names.extend([f'clip:{rec.path}'] * len(w))
         samples += stream.size
     joined = mx.background_stream([np.asarray(x, np.float32) for _, x in clips], sr, rng)
@@ -194,12 +224,14 @@ def calibration_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
             joined = np.concatenate([
                 joined[i:i + step] * _street_gain(joined[i:i + step], rng, sr, street_spl)
                 for i in range(0, joined.size, step)]).astype(np.float32)
-        w = deployed_windows(joined, fcfg)
+        w, s = _deployed_windows(joined, fcfg)
         xs.append(w)
+        sus.append(s)
         names.extend(['stream'] * len(w))
         samples += joined.size
     x = np.concatenate(xs) if xs else np.zeros((0, fcfg.n_mels, fcfg.window_frames),
                                                dtype=np.float16)
     n = len(x)
-    return (FeatureSet(x, np.zeros(n, dtype=np.int64), np.full(n, 'calib', dtype='U10'),
-                       np.asarray(names, dtype='U120')), samples / sr / 3600.0)
+    return CheckSet(FeatureSet(x, np.zeros(n, dtype=np.int64), np.full(n, 'calib', dtype='U10'),
+                               np.asarray(names, dtype='U120')), samples / sr / 3600.0,
+                    np.concatenate(sus) if sus else np.zeros(0, dtype=bool))

@@ -415,18 +415,19 @@ def _data(args, fcfg, prog: Progress) -> dict:
     fa_key = fset.cache_key(minutes=args.fa_minutes, **common)
     fa_set = fset.cached(cache, 'fa-streams', fa_key, streams) if args.fa_minutes > 0 \
         else None
-    calib_set, calib_hours = None, 0.0
+    calib = None
     if calib_clips:
         # not cached: a few minutes of audio through the detector take seconds
-        calib_set, calib_hours = hn.calibration_set(
+        calib = hn.calibration_set(
             calib_clips, np.random.default_rng([args.seed, 5]), fcfg,
             street_spl=hn.STREET_SPL_DB if args.street_negatives else None)
-        prog.log(f'threshold check: {len(calib_set)} detector windows on '
-                 f'{calib_hours * 60:.1f} min of held-out real background')
+        prog.log(f'threshold check: {len(calib.windows)} detector windows '
+                 f'({int(calib.sustained.sum())} sustained) on {calib.hours * 60:.1f} min of '
+                 'held-out real background')
     for what, n in failures.items():
         prog.log(f'generator failure (retried): {what} x{n}')
     return {'train': train_set, 'val': val_set, 'fa': fa_set, 'records': records,
-            'calib': calib_set, 'calib_hours': calib_hours,
+            'calib': calib,
             'calib_clips': [r for r, _ in calib_clips],
             'generator_failures': dict(failures),
             'train_clips': [r for r, _ in train_clips], 'val_clips': [r for r, _ in val_clips],
@@ -607,7 +608,8 @@ def train(args: argparse.Namespace) -> dict:
     from torch import nn
 
     from soft.audio.features import FeatureConfig
-    from soft.classify.calibrate import choose_thresholds, fit_temperature, softmax
+    from soft.classify.calibrate import choose_thresholds, fit_temperature, reportable, \
+        softmax
     from soft.classify.export import export_onnx, model_metadata, sha256
     from soft.classify.model import CHANNELS, SoftCNN, count_parameters
 
@@ -720,9 +722,13 @@ def train(args: argparse.Namespace) -> dict:
     probs = softmax(lv, temperature)
     fa_probs = softmax(_logits(model, fa.x), temperature) if fa is not None else None
     fa_hours = args.fa_minutes / 60.0 if fa is not None else 0.0
-    cal, cal_hours = data['calib'], data['calib_hours']
-    cal_probs = softmax(_logits(model, cal.x), temperature) if cal is not None and len(cal) \
-        else None
+    cal = data['calib']
+    cal_hours = cal.hours if cal is not None else 0.0
+    cal_probs = None
+    if cal is not None and len(cal.windows):
+        cal_probs = softmax(_logits(model, cal.windows.x), temperature)
+        # only what a sensor could report: no impulsive class from a sustained window
+        cal_probs = cal_probs[reportable(cal_probs, cal.sustained)]
     extra = [(cal_probs, cal_hours)] if cal_probs is not None else []
     budgets = [args.max_fa_per_hour if c.police else args.max_fa_per_hour_other
                for c in taxonomy.CLASSES]
@@ -782,7 +788,9 @@ def train(args: argparse.Namespace) -> dict:
         'train_per_class': np.bincount(tr.y, minlength=taxonomy.NUM_CLASSES).tolist(),
         'val_windows': dict(Counter(va.origin.tolist())),
         'calibration_background': {'clips': len(data['calib_clips']),
-                                   'windows': 0 if cal is None else len(cal),
+                                   'windows': 0 if cal is None else len(cal.windows),
+                                   'sustained_windows': 0 if cal is None
+                                   else int(cal.sustained.sum()),
                                    'hours': cal_hours},
         'real_train_labels': dict(Counter(r.label for r in data['train_clips'])),
         'real_val_labels': dict(Counter(r.label for r in data['val_clips'])),
