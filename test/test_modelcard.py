@@ -107,6 +107,17 @@ def test_card_says_where_the_mixture_events_were_lost():
     card = render_model_card(_report(), evaluation=ev)
     assert '**At street level** (`soft evaluate --street-spl`; at 55-75 dB SPL)' in card
     assert 'at street level: **40.0 police events per sensor-hour** [10.9–102.4]' in card
+    assert 'Clip level at street level' not in card      # a report from before that section
+    ev['street_level']['clip_level'] = {
+        'accuracy': 0.7, 'macro_f1': 0.5,
+        'per_class': {'gunshot': {'support': 16, 'predicted': 20, 'precision': 0.5,
+                                  'recall': 0.62, 'f1': 0.55}},
+        'police_alert': {'alerted': 0.9, 'police_clips': 60, 'false_alert_rate': 0.16,
+                         'other_clips': 126}}
+    card = render_model_card(_report(), evaluation=ev)
+    assert 'Clip level at street level: accuracy 0.70, macro F1 0.50.' in card
+    assert '| gunshot | 16 | 20 | 0.50  | 0.62  | 0.55 |' in card     # no intervals given
+    assert 'other clips raising one: 0.16 of 126.' in card
     del ev['street_level']
     del eb['misses']                 # a report from before the ledger: no table
     assert 'Where the events went' not in render_model_card(_report(), evaluation=ev)

@@ -312,18 +312,7 @@ def render_evaluation(ev: dict) -> list[str]:
            'at precision ≥ 0.90.', '',
            'Brackets: 95 % Wilson intervals; with a few tens of clips per class they are wide: '
            'read a target as reached only when the whole interval clears it.', '',
-           '| class | clips | decided | precision | recall | F1 |', '|---|---|---|---|---|---|']
-    for name, row in clip['per_class'].items():
-        if row['support'] or row['predicted']:
-            out.append(f'| {name} | {row["support"]} | {row["predicted"]} | '
-                       f'{_f(row["precision"])} {_ci(row.get("precision_ci95"))} | '
-                       f'{_f(row["recall"])} {_ci(row.get("recall_ci95"))} | '
-                       f'{_f(row["f1"])} |')
-    pa = clip.get('police_alert') or {}
-    if pa:
-        out += ['', f'Police-class clips raising a police alert: {_f(pa.get("alerted"))} of '
-                f'{pa.get("police_clips")}; other clips raising one: '
-                f'{_f(pa.get("false_alert_rate"))} of {pa.get("other_clips")}.']
+           ] + _clip_table(clip)
     eb = ev.get('event_based') or {}
     if eb.get('per_ebr'):
         out += ['', f'Event based on {eb.get("mixtures_per_ebr")} × 30 s mixtures per '
@@ -353,6 +342,22 @@ def render_evaluation(ev: dict) -> list[str]:
     return out
 
 
+def _clip_table(clip: dict) -> list[str]:
+    out = ['| class | clips | decided | precision | recall | F1 |', '|---|---|---|---|---|---|']
+    for name, row in clip['per_class'].items():
+        if row['support'] or row['predicted']:
+            out.append(f'| {name} | {row["support"]} | {row["predicted"]} | '
+                       f'{_f(row["precision"])} {_ci(row.get("precision_ci95"))} | '
+                       f'{_f(row["recall"])} {_ci(row.get("recall_ci95"))} | '
+                       f'{_f(row["f1"])} |')
+    pa = clip.get('police_alert') or {}
+    if pa:
+        out += ['', f'Police-class clips raising a police alert: {_f(pa.get("alerted"))} of '
+                f'{pa.get("police_clips")}; other clips raising one: '
+                f'{_f(pa.get("false_alert_rate"))} of {pa.get("other_clips")}.']
+    return out
+
+
 def _ebr_table(per_ebr: dict) -> list[str]:
     out = ['| EBR | ER | F1 | precision | recall | S | D | I | events |',
            '|---|---|---|---|---|---|---|---|---|']
@@ -375,7 +380,12 @@ def render_street(ev: dict) -> list[str]:
            f'{st.get("definition", "")}). The recordings above play at their makers\' '
            'levels, which through a sensor\'s microphone would be streets of 100 dB and more; '
            'a model that tells background by loudness does well there and not on a street.',
-           ''] + _ebr_table(eb['per_ebr']) + render_misses(eb)
+           '']
+    clip = st.get('clip_level')
+    if clip:
+        out += [f'Clip level at street level: accuracy {_f(clip.get("accuracy"))}, macro F1 '
+                f'{_f(clip.get("macro_f1"))}.', ''] + _clip_table(clip) + ['']
+    out += _ebr_table(eb['per_ebr']) + render_misses(eb)
     f = (st.get('false_alarms') or {}).get('real')
     if f and f.get('hours'):
         ci = format_ci(f.get('police_per_hour_ci95'), '.1f', '–')
