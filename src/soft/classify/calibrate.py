@@ -121,8 +121,8 @@ def choose_thresholds(probs: np.ndarray, labels: np.ndarray, n_classes: int,
     validation recall falls under ``keep_recall`` times its recall at ``ceiling``. The
     ceiling keeps the precision chase from cutting recall where the budget already holds;
     a class over budget there raises real false alarms at every threshold below, and
-    soft-cnn-1.8.1's explosion, at 194 per hour at the 0.9 ceiling, kept all its held-out
-    real explosions at 0.97.
+    soft-cnn-1.8.1's explosion, at 194 per hour at the 0.9 ceiling, found the same 39 of
+    41 held-out real explosions at 0.97.
     """
     if not 0.0 <= keep_recall <= 1.0:
         raise ValueError(f'keep_recall {keep_recall}: must be within 0-1')
