@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from soft.classify import taxonomy
 from soft.demo import simulate_and_score
 from soft.graph import messages
 from soft.paths import config_dir, default_model
@@ -46,6 +47,13 @@ def test_smoke_scenario_alert_sounds_found_near_their_source(smoke_result):
     recall, n = res['score'].recall(150.0, 6.0)
     assert n >= 8, 'the smoke scenario must put alert sounds near several sensors'
     assert recall >= 0.7, res['summary']
+    # the any-range figure counts every arrival, the near ones among them
+    s = res['summary']
+    assert s['alert_arrivals_any_range'] >= s['alert_arrivals_150m_snr6'] == n
+    right = sum(r['correct_class_sensors'] for r in res['rows']
+                if taxonomy.by_id(r['class_id']).police)
+    want = right / s['alert_arrivals_any_range']
+    assert s['alert_recall_any_range'] == pytest.approx(want, abs=1e-4)
 
 
 def test_smoke_scenario_sharp_onsets_are_sub_millisecond(smoke_result):

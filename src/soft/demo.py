@@ -6,6 +6,7 @@ did for every incident, scored against the simulator's ground truth.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -134,11 +135,18 @@ def _incident_cells(r: dict[str, Any]) -> str:
 
 
 def summary(sc: Score) -> dict[str, Any]:
+    """The district's figures. Besides the near-sensor recall, the recall over every arrival
+    at any range: how many sensors hear an alert sound right is what locates it, and a model
+    that stays deaf to distant, quiet shots keeps the near recall (soft-cnn-1.8.1: 0.93 near,
+    66 sensor detections of the scenario's gunshots against 1.4.1's 230)."""
     rec, n = sc.recall(150.0, 6.0)
+    rec_all, n_all = sc.recall(math.inf, -math.inf)
     errs = sc.onset_errors_s(10.0)
     return {
         'alert_recall_150m_snr6': None if np.isnan(rec) else round(rec, 4),
         'alert_arrivals_150m_snr6': n,
+        'alert_recall_any_range': None if np.isnan(rec_all) else round(rec_all, 4),
+        'alert_arrivals_any_range': n_all,
         'median_onset_error_ms_snr10': round(float(np.median(np.abs(errs))) * 1e3, 4)
         if errs.size else None,
         'onset_errors_counted': int(errs.size),
@@ -293,7 +301,8 @@ def run_demo(args: Any) -> int:
     print()
     s = res['summary']
     print(f'alert-class recall (≤150 m, SNR ≥ 6 dB): {s["alert_recall_150m_snr6"]} '
-          f'over {s["alert_arrivals_150m_snr6"]} arrivals')
+          f'over {s["alert_arrivals_150m_snr6"]} arrivals; at any range and SNR: '
+          f'{s["alert_recall_any_range"]} over {s["alert_arrivals_any_range"]}')
     print(f'median onset error (SNR ≥ 10 dB, impulsive): {s["median_onset_error_ms_snr10"]} ms '
           f'over {s["onset_errors_counted"]} events')
     print(f'false events: {s["false_events"]} ({s["false_events_per_sensor_hour"]} per '
