@@ -406,6 +406,16 @@ def test_snr_range_reaches_generated_and_real_mixes_and_names_the_field():
             _snr_range(bad)
 
 
+def test_over_budget_ceiling_defaults_to_0_97_or_the_ceiling_if_higher(monkeypatch):
+    from soft.classify import train as tr
+
+    seen = []
+    monkeypatch.setattr(tr, 'train', lambda args: seen.append(args.max_threshold_over_budget))
+    assert tr.main([]) == 0 and tr.main(['--max-threshold', '0.98']) == 0
+    assert tr.main(['--max-threshold-over-budget', '0.9']) == 0
+    assert seen == [0.97, 0.98, 0.9]
+
+
 def test_snr_range_with_a_negative_low_end_parses_in_the_documented_form():
     from soft.classify.train import build_parser
 
@@ -420,7 +430,8 @@ def test_calibration_only_run_needs_a_checkpoint(capsys):
     for argv, msg in ((['--epochs', '0'], '--epochs 0 re-calibrates'),
                       (['--epochs', '-1'], '--epochs -1'),
                       (['--max-threshold-over-budget', '0.8'], '--max-threshold-over-budget'),
-                      (['--max-threshold-over-budget', '1'], '--max-threshold-over-budget')):
+                      (['--max-threshold-over-budget', '1'], '--max-threshold-over-budget'),
+                      (['--max-threshold', '1'], '--max-threshold 1')):
         with pytest.raises(SystemExit) as e:
             main(argv)
         assert e.value.code == 2 and msg in capsys.readouterr().err
