@@ -155,12 +155,9 @@ def at_street_level(x: np.ndarray, spl_db: float, sample_rate: int,
     """
     from soft.evaluation import mixtures as mx
 
-    y = np.asarray(x, dtype=np.float64) * mx.street_gain(x, spl_db, sample_rate,
-                                                         sensitivity_dbfs)
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    if peak > mx.ANTICLIP_PEAK:
-        y *= mx.ANTICLIP_PEAK / peak
-    return y.astype(np.float32)
+    x = np.asarray(x, dtype=np.float64)
+    return (x * mx.unclipped_street_gain(x, x, spl_db, sample_rate, sensitivity_dbfs)
+            ).astype(np.float32)
 
 
 def evaluate_clips(clips: Sequence[tuple[object, np.ndarray]], classifier,
@@ -185,6 +182,14 @@ def evaluate_clips(clips: Sequence[tuple[object, np.ndarray]], classifier,
         out.append(ClipResult(str(Path(clip.path)), clip.label, int(clip.class_id), pred,
                               conf, n, before, classes))
     return out
+
+
+def clip_metrics(results: list[ClipResult]) -> dict:
+    """:func:`classification_metrics` of the results, with the per-clip rows that let
+    ``soft compare`` pair two reports clip by clip."""
+    m = classification_metrics([r.true_id for r in results], [r.pred_id for r in results])
+    m['clips_detail'] = results_table(results)
+    return m
 
 
 def classification_metrics(true: Sequence[int], pred: Sequence[int],

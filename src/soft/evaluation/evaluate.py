@@ -246,12 +246,10 @@ def evaluate(args: argparse.Namespace) -> dict:
     # 1. clip level
     t = time.perf_counter()
     results = clip_eval.evaluate_clips(loaded, classifier, cfg, args.seed)
-    clip_metrics = clip_eval.classification_metrics([r.true_id for r in results],
-                                                    [r.pred_id for r in results])
+    clip_metrics = clip_eval.clip_metrics(results)
     clip_metrics['left_out_multi_class'] = sum(1 for c, _ in loaded if c.class_id < 0)
     clip_metrics['lead_in_detections'] = sum(r.lead_in_events for r in results)
     clip_metrics['audio_s'] = sum(x.size for _, x in loaded) / sr
-    clip_metrics['clips_detail'] = clip_eval.results_table(results)
     report['clip_level'] = clip_metrics
     timings['clip_level_s'] = time.perf_counter() - t
     log(f'clip level: {len(results)} clips, accuracy {clip_metrics["accuracy"]:.3f}')
@@ -299,9 +297,7 @@ def _street_section(loaded, weak, bg_clips, classifier, cfg, sr: int, args, log)
                      f'{cfg.sensitivity_dbfs:g} dBFS microphone; EBRs and annotations '
                      'unchanged', 'spl_db': [lo, hi]}
     results = clip_eval.evaluate_clips(loaded, classifier, cfg, args.seed, street_spl=(lo, hi))
-    clips = clip_eval.classification_metrics([r.true_id for r in results],
-                                             [r.pred_id for r in results])
-    clips['clips_detail'] = clip_eval.results_table(results)
+    clips = clip_eval.clip_metrics(results)
     section['clip_level'] = clips
     log(f'clip level at street level: accuracy {clips["accuracy"]:.3f}')
     mixed = _mixture_section(weak, classifier, cfg, sr, args, log, street=(lo, hi))
@@ -327,9 +323,7 @@ def _bandwidth_section(loaded, classifier, cfg, sr: int, args, log) -> dict:
             raise ValueError(f'--bandwidths: {exc}') from None
         narrow = [(c, signal.sosfiltfilt(sos, x).astype(np.float32)) for c, x in loaded]
         results = clip_eval.evaluate_clips(narrow, classifier, cfg, args.seed)
-        m = clip_eval.classification_metrics([r.true_id for r in results],
-                                             [r.pred_id for r in results])
-        m['clips_detail'] = clip_eval.results_table(results)
+        m = clip_eval.clip_metrics(results)
         section['per_cutoff'][f'{cut:g}'] = m
         log(f'clip level band-limited at {cut:g} Hz: accuracy {m["accuracy"]:.3f}')
     return section

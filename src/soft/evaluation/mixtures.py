@@ -306,14 +306,19 @@ def street_gain(background: np.ndarray, spl_db: float, sample_rate: int,
     return full_scale_rms(spl_db, sensitivity_dbfs) / level if level > 0 else 1.0
 
 
+def unclipped_street_gain(level_of: np.ndarray, audio: np.ndarray, spl_db: float,
+                          sample_rate: int, sensitivity_dbfs: float = SENSITIVITY_DBFS
+                          ) -> float:
+    """:func:`street_gain` of ``level_of``, lowered if ``audio`` at that gain would clip."""
+    g = street_gain(level_of, spl_db, sample_rate, sensitivity_dbfs)
+    peak = float(np.max(np.abs(audio))) * g if np.size(audio) else 0.0
+    return g * ANTICLIP_PEAK / peak if peak > ANTICLIP_PEAK else g
+
+
 def at_street_level(m: Mixture, spl_db: float, sensitivity_dbfs: float = SENSITIVITY_DBFS
                     ) -> Mixture:
     """The same mixture (same EBR, same annotations) with its background at ``spl_db``."""
-    g = street_gain(m.background, spl_db, m.sample_rate, sensitivity_dbfs)
-    audio = m.audio * g
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    if peak > ANTICLIP_PEAK:
-        g *= ANTICLIP_PEAK / peak
+    g = unclipped_street_gain(m.background, m.audio, spl_db, m.sample_rate, sensitivity_dbfs)
     return Mixture(m.recipe, (m.audio * g).astype(np.float32), m.sample_rate, m.ebr_db,
                    m.annotations, (m.background * g).astype(np.float32),
                    (m.event * g).astype(np.float32))
