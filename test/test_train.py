@@ -406,6 +406,56 @@ def test_snr_range_reaches_generated_and_real_mixes_and_names_the_field():
             _snr_range(bad)
 
 
+def test_distance_range_reaches_generated_sources_and_real_clips_and_names_the_field(capsys):
+    import argparse
+
+    from soft.classify.featureset import Recipe
+    from soft.classify.train import _distance_range, _far_real, main
+
+    assert _distance_range('5,1200') == (5.0, 1200.0)
+    r = Recipe().with_distance((5.0, 1200.0), 0.3)
+    assert r.mix.distance_m == (5.0, 1200.0) and r.real_far_m == (50.0, 1200.0)
+    assert r.real_far_probability == 0.3 and r.scaled(0.1).mix.distance_m == (5.0, 1200.0)
+    assert Recipe().with_distance((10.0, 30.0), 0.0).real_far_m == (30.0, 30.0)
+    assert Recipe().mix.distance_m == (5.0, 200.0) and Recipe().real_far_probability == 0.0
+    for bad in ('1200,5', '0,100', 'near,far', '5,5000'):
+        with pytest.raises(argparse.ArgumentTypeError, match='--distance-m'):
+            _distance_range(bad)
+    with pytest.raises(argparse.ArgumentTypeError, match='--far-real'):
+        _far_real('1.5')
+    with pytest.raises(ValueError, match='real_far_probability'):
+        Recipe().with_distance((5.0, 100.0), 2.0)
+    with pytest.raises(SystemExit) as e:
+        main(['--far-real', '0.3'])
+    assert e.value.code == 2 and '--far-real 0.3: needs --distance-m' in capsys.readouterr().err
+
+
+def test_a_clip_heard_from_further_keeps_its_onset_and_length_and_loses_its_crack():
+    from soft.classify.featureset import heard_from
+    from soft.sim.sources import synthesize
+
+    sr = 16000
+    src = synthesize('gunshot', np.random.default_rng(3), sample_rate=sr)
+    x = np.asarray(src.samples, dtype=np.float64)
+    lead = np.random.default_rng(4).normal(0.0, 1e-4 * np.max(np.abs(x)), sr // 2)
+    x = np.concatenate([lead, x])
+    onset = lead.size + int(src.onset_index)
+
+    def high_share(y: np.ndarray) -> float:
+        spec = np.abs(np.fft.rfft(y[onset - 160:onset + 1600])) ** 2
+        f = np.fft.rfftfreq(1760, 1 / sr)
+        return float(spec[f > 2000].sum() / spec.sum())
+
+    shares = []
+    for d in (50.0, 400.0, 1200.0):
+        y = heard_from(x, np.random.default_rng(5), sr, d)
+        assert y.size == x.size and np.isclose(np.max(np.abs(y)), np.max(np.abs(x)))
+        first = int(np.argmax(np.abs(y) > 0.2 * np.max(np.abs(y))))
+        assert abs(first - onset) < sr // 100                  # the shot stays where it was
+        shares.append(high_share(y))
+    assert shares[0] > 2 * shares[1] > 4 * shares[2], shares   # air absorption grows with d
+
+
 def test_over_budget_ceiling_defaults_to_0_97_or_the_ceiling_if_higher(monkeypatch):
     from soft.classify import train as tr
 

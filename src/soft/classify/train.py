@@ -90,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
                    'held-out mixtures\' events sit at medians of -2 / 4 / 10 dB at -6 / 0 / '
                    '+6 dB EBR (bench/bench_levels.py). A negative LO needs the = form: '
                    '--snr-db=-2,12')
+    p.add_argument('--distance-m', type=_distance_range, default=None, metavar='LO,HI',
+                   help='draw each generated source\'s distance from LO..HI m (log-uniform; '
+                   'default the recipe\'s 5..200). A district sensor hears a shot from up to '
+                   'about 1200 m')
+    p.add_argument('--far-real', type=_far_real, default=0.0, metavar='P',
+                   help='with --distance-m: this share of the real clips is heard from a '
+                   'further max(LO, 50)..HI m (air absorption, ground reflection) before it is '
+                   'cropped and mixed (default 0)')
     p.add_argument('--level-shift-db', type=_level_shift, default=LEVEL_SHIFT_DB,
                    help='every training window is shifted by a random gain within +-this many '
                    f'dB (feature space; default {LEVEL_SHIFT_DB:g}). Recordings come at any '
@@ -162,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 _level_shift = float_in('--level-shift-db', 0.0, 40.0, ' dB')
 _snr_range = range_in('--snr-db', -30.0, 60.0, ' dB')
+_distance_range = range_in('--distance-m', 1.0, 3000.0, ' m')
+_far_real = float_in('--far-real', 0.0, 1.0)
 
 
 def _channels(text: str) -> tuple[int, ...]:
@@ -185,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f'--epochs {args.epochs}: must be >= 0')
     if args.epochs == 0 and args.init_from is None:
         parser.error('--epochs 0 re-calibrates a trained model: it needs --init-from')
+    if args.far_real and args.distance_m is None:
+        parser.error(f'--far-real {args.far_real:g}: needs --distance-m (how far a real clip '
+                     'may be heard from)')
     if not 0.0 <= args.keep_recall <= 1.0:
         parser.error(f'--keep-recall {args.keep_recall}: must be within 0-1')
     if not 0.0 < args.max_threshold < 1.0:
@@ -257,6 +270,8 @@ def _data(args, fcfg, prog: Progress) -> dict:
     base = fset.Recipe().with_band_limits() if args.band_limit else fset.Recipe()
     if args.snr_db is not None:
         base = base.with_snr(args.snr_db)
+    if args.distance_m is not None:
+        base = base.with_distance(args.distance_m, args.far_real)
     recipe = base.scaled(args.scale)
     val_recipe = base.scaled(args.scale * 0.25)
     kinds = {k: int(synthesize(k, np.random.default_rng(0), fcfg.sample_rate).class_id)
