@@ -16,7 +16,7 @@ import os
 import platform
 from pathlib import Path
 
-from soft.demo import simulate_and_score
+from soft.demo import band_text, simulate_and_score
 from soft.paths import config_dir
 
 
@@ -47,6 +47,8 @@ def main() -> None:
         **res['summary'],
     }
     for k, v in out.items():
+        if k == 'alert_recall_by_range':
+            v = ', '.join(band_text(b) for b in v)
         print(f'{k:40s} {v}')
     dest = args.out or Path(__file__).resolve().parent / 'results' / \
         f'demo_{args.scenario.stem}.json'

@@ -54,6 +54,15 @@ def test_smoke_scenario_alert_sounds_found_near_their_source(smoke_result):
                 if taxonomy.by_id(r['class_id']).police)
     want = right / s['alert_arrivals_any_range']
     assert s['alert_recall_any_range'] == pytest.approx(want, abs=1e-4)
+    # the range bands split the audible arrivals without overlap; the first is the near recall
+    bands = s['alert_recall_by_range']
+    assert [b['from_m'] for b in bands] == [0.0, 150.0, 300.0, 600.0] and bands[-1]['to_m'] is None
+    assert bands[0]['arrivals'] == n and bands[0]['recall'] == pytest.approx(recall, abs=1e-4)
+    audible = [m for m in res['score'].matches if m.arrival.snr_db >= 6.0
+               and taxonomy.by_id(m.arrival.class_id).police]
+    assert sum(b['arrivals'] for b in bands) == len(audible) > n
+    found = sum(b['recall'] * b['arrivals'] for b in bands if b['arrivals'])
+    assert found == pytest.approx(sum(m.correct for m in audible), abs=1e-3)
 
 
 def test_smoke_scenario_sharp_onsets_are_sub_millisecond(smoke_result):

@@ -134,6 +134,11 @@ def _incident_cells(r: dict[str, Any]) -> str:
             f'{r["ellipse_major_m"]:>6.1f} m')
 
 
+# recall by distance for arrivals a sensor could hear (SNR >= 6 dB): where a model goes deaf
+RANGE_BANDS_M = ((0.0, 150.0), (150.0, 300.0), (300.0, 600.0), (600.0, math.inf))
+RANGE_MIN_SNR_DB = 6.0
+
+
 def summary(sc: Score) -> dict[str, Any]:
     """The district's figures. Besides the near-sensor recall, the recall over every arrival
     at any range: how many sensors hear an alert sound right is what locates it, and a model
@@ -142,11 +147,17 @@ def summary(sc: Score) -> dict[str, Any]:
     rec, n = sc.recall(150.0, 6.0)
     rec_all, n_all = sc.recall(math.inf, -math.inf)
     errs = sc.onset_errors_s(10.0)
+    bands = []
+    for lo, hi in RANGE_BANDS_M:
+        r, k = sc.recall(hi, RANGE_MIN_SNR_DB, min_distance_m=lo)
+        bands.append({'from_m': lo, 'to_m': None if math.isinf(hi) else hi,
+                      'recall': None if np.isnan(r) else round(r, 4), 'arrivals': k})
     return {
         'alert_recall_150m_snr6': None if np.isnan(rec) else round(rec, 4),
         'alert_arrivals_150m_snr6': n,
         'alert_recall_any_range': None if np.isnan(rec_all) else round(rec_all, 4),
         'alert_arrivals_any_range': n_all,
+        'alert_recall_by_range': bands,
         'median_onset_error_ms_snr10': round(float(np.median(np.abs(errs))) * 1e3, 4)
         if errs.size else None,
         'onset_errors_counted': int(errs.size),
@@ -288,6 +299,13 @@ def incident_summary(isc: IncidentScore, sounds: list[SoundTruth],
     }
 
 
+def band_text(b: dict[str, Any]) -> str:
+    """One range band of the summary, e.g. '150-300 m 0.89 of 21'."""
+    span = f'{b["from_m"]:.0f}-{b["to_m"]:.0f} m' if b['to_m'] is not None \
+        else f'> {b["from_m"]:.0f} m'
+    return f'{span} {b["recall"]} of {b["arrivals"]}'
+
+
 def run_demo(args: Any) -> int:
     res = simulate_and_score(args.site, args.scenario, args.seed, args.minutes, args.model,
                              args.block, quiet=args.quiet, clips=args.clips,
@@ -303,6 +321,8 @@ def run_demo(args: Any) -> int:
     print(f'alert-class recall (≤150 m, SNR ≥ 6 dB): {s["alert_recall_150m_snr6"]} '
           f'over {s["alert_arrivals_150m_snr6"]} arrivals; at any range and SNR: '
           f'{s["alert_recall_any_range"]} over {s["alert_arrivals_any_range"]}')
+    print('alert-class recall by range (SNR ≥ 6 dB): '
+          + ', '.join(band_text(b) for b in s['alert_recall_by_range']))
     print(f'median onset error (SNR ≥ 10 dB, impulsive): {s["median_onset_error_ms_snr10"]} ms '
           f'over {s["onset_errors_counted"]} events')
     print(f'false events: {s["false_events"]} ({s["false_events_per_sensor_hour"]} per '

@@ -67,10 +67,14 @@ class Score:
     by_incident: dict[int, list[Match]] = field(default_factory=dict)
 
     def recall(self, max_distance_m: float = 150.0, min_snr_db: float = 6.0,
-               classes: Iterable[int] | None = None) -> tuple[float, int]:
-        """Fraction of qualifying arrivals detected with the right class, and their number."""
+               classes: Iterable[int] | None = None, min_distance_m: float = 0.0
+               ) -> tuple[float, int]:
+        """Fraction of qualifying arrivals detected with the right class, and their number
+        (distance within [min_distance_m, max_distance_m]; a band's lower end is exclusive
+        when above 0, so adjacent bands share no arrival)."""
         wanted = set(classes) if classes is not None else set(taxonomy.police_ids())
         pool = [m for m in self.matches if m.arrival.class_id in wanted
+                and (m.arrival.distance_m > min_distance_m if min_distance_m > 0 else True)
                 and m.arrival.distance_m <= max_distance_m and m.arrival.snr_db >= min_snr_db]
         if not pool:
             return float('nan'), 0
