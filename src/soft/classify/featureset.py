@@ -491,18 +491,27 @@ def real_set(clips: list[tuple[ClipRecord, np.ndarray]], rng: np.random.Generato
     return _pack(windows, labels, origin, names, fcfg)
 
 
-class _WindowRecorder:
-    """A stand-in classifier that keeps every window the detector submits and says background."""
+class WindowRecorder:
+    """Stand-in classifier: keeps every window the detector submits and answers background.
 
-    def __init__(self, n_classes: int):
-        self.thresholds = np.ones(n_classes)
+    As the detector's observer it also keeps whether each window was a sustained
+    re-classification (the observer sees the windows in the order they were submitted).
+    """
+
+    def __init__(self, fcfg: FeatureConfig):
+        self.feature_config = fcfg
+        self.thresholds = np.ones(taxonomy.NUM_CLASSES)
         self.windows: list[np.ndarray] = []
+        self.sustained: list[bool] = []
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         self.windows.extend(np.asarray(batch, dtype=np.float16))
-        probs = np.zeros((len(batch), len(self.thresholds)), dtype=np.float32)
+        probs = np.zeros((len(batch), taxonomy.NUM_CLASSES), dtype=np.float32)
         probs[:, 0] = 1.0
         return probs
+
+    def observe(self, verdict) -> None:
+        self.sustained.append(bool(verdict.sustained))
 
 
 def detector_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, block_s: float = 0.25
@@ -516,7 +525,7 @@ def detector_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, block_s: float 
     from soft.audio.detector import DetectorConfig, StreamingDetector
     from soft.audio.drivers import AudioBlock
 
-    rec = _WindowRecorder(taxonomy.NUM_CLASSES)
+    rec = WindowRecorder(fcfg)
     # every onset, whatever a sensor's onset budget: all are negatives worth learning
     det = StreamingDetector(DetectorConfig(onset_budget_per_s=0.0), fcfg, rec)
     n = int(block_s * fcfg.sample_rate)

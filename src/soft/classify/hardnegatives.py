@@ -20,7 +20,7 @@ import numpy as np
 from soft.audio.features import FeatureConfig
 from soft.classify import taxonomy
 from soft.classify.dataset import ClipRecord
-from soft.classify.featureset import FeatureSet, bandlimited
+from soft.classify.featureset import FeatureSet, WindowRecorder, bandlimited
 from soft.classify.mixing import MixConfig
 
 # level of the generated street relative to the real stream (dB); None: the real stream alone
@@ -35,27 +35,6 @@ BLOCK_S = 0.1
 # a dog or a crowd opens a window every few tenths of a second: at most this many windows of
 # one clip per gain, so a few busy clips do not crowd out the rest
 MAX_PER_CLIP = 8
-
-
-class _Recorder:
-    """Stand-in classifier: keeps every submitted window and answers 'background'; as the
-    detector's observer it also keeps whether each window was a sustained re-classification
-    (the observer sees the windows in the order they were submitted)."""
-
-    def __init__(self, fcfg: FeatureConfig):
-        self.feature_config = fcfg
-        self.thresholds = np.ones(taxonomy.NUM_CLASSES)
-        self.windows: list[np.ndarray] = []
-        self.sustained: list[bool] = []
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        self.windows.extend(np.asarray(batch, dtype=np.float16))
-        probs = np.zeros((len(batch), taxonomy.NUM_CLASSES), dtype=np.float32)
-        probs[:, 0] = 1.0
-        return probs
-
-    def observe(self, verdict) -> None:
-        self.sustained.append(bool(verdict.sustained))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,7 +76,7 @@ def _deployed_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, budget: bool =
     cfg, _ = deployed_detector_config()
     if not budget:
         cfg = dataclasses.replace(cfg, onset_budget_per_s=0.0)
-    rec = _Recorder(fcfg)
+    rec = WindowRecorder(fcfg)
     x = np.clip(np.asarray(stream_fs, dtype=np.float32), -1.0, 1.0)
     run_stream(x, rec, cfg, fcfg.sample_rate, BLOCK_S, observer=rec.observe)
     if not rec.windows:
