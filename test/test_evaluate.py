@@ -273,3 +273,41 @@ def test_onset_budget_option_shows_what_a_site_setting_trades(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             main([str(model), str(data), '--onset-budget', bad])
         assert e.value.code == 2 and '--onset-budget' in capsys.readouterr().err
+
+
+def test_clips_heard_from_further_lose_their_top_band_to_the_air(tmp_path, capsys):
+    """A model listening at 5.8-7.5 kHz keeps whistles there heard from 50 m further and
+    loses them from 1500 m (air absorption near 0.1 dB/m up there); every clip pairs with
+    the street section; bad distances are named."""
+    cfg = FeatureConfig()
+    w, b = band_detector_weights(cfg, WHISTLE, 5800, 7500)
+    model = make_test_model(tmp_path / 'band.onnx', cfg, w, b)
+    data = tmp_path / 'data'
+    for k in range(4):
+        (data / 'whistle').mkdir(parents=True, exist_ok=True)
+        sf.write(str(data / 'whistle' / f'w{k}.wav'), burst(2.0, 6000, 7200, seed=k), SR)
+        (data / 'rain').mkdir(exist_ok=True)
+        noise = np.random.default_rng(10 + k).standard_normal(3 * SR) * 0.02
+        sf.write(str(data / 'rain' / f'r{k}.flac'), noise.astype(np.float32), SR)
+    out = tmp_path / 'far.json'
+    assert main([str(model), str(data), '--mixtures', '0', '--fa-minutes', '0',
+                 '--bandwidths', 'none', '--far-m', '50,1500', '--out', str(out),
+                 '--quiet']) == 0
+    r = json.loads(out.read_text())
+    assert r['street_level']['clip_level']['per_class']['whistle']['recall'] == 1.0
+    far = r['far']['per_distance']
+    assert far['50']['per_class']['whistle']['recall'] == 1.0
+    assert far['1500']['per_class']['whistle']['recall'] == 0.0
+    assert far['1500']['per_class']['background']['recall'] == 1.0
+    assert [d['path'] for d in far['1500']['clips_detail']] == \
+        [d['path'] for d in r['street_level']['clip_level']['clips_detail']]
+    assert 'heard from this much further off, at street level' in capsys.readouterr().out
+    assert main([str(model), str(data), '--mixtures', '0', '--fa-minutes', '0',
+                 '--bandwidths', 'none', '--far-m', 'none', '--street-spl', 'none',
+                 '--out', str(out), '--quiet']) == 0
+    assert json.loads(out.read_text())['far']['per_distance'] == {}
+    capsys.readouterr()
+    for bad in ('0', '5000', 'far'):
+        with pytest.raises(SystemExit) as e:
+            main([str(model), str(data), '--far-m', bad])
+        assert e.value.code == 2 and '--far-m' in capsys.readouterr().err

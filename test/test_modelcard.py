@@ -79,6 +79,16 @@ def test_card_shows_the_band_limited_clip_level_next_to_the_full_band():
     card = render_model_card(_report(), evaluation=ev)
     assert '| cutoff | accuracy | gunshot | siren |' in card   # classes of 5 clips or more
     assert '| none | 0.80 | 0.81 | 0.68 |' in card and '| 5500 Hz | 0.80 | 0.50 | 0.68 |' in card
+    # heard from further off: under the street-level clip level when the report has one
+    ev['far'] = {'definition': 'heard from further', 'per_distance': {
+        '800': clip({'gunshot': (16, 0.25), 'siren': (19, 0.6), 'scream': (2, 0.0)})}}
+    card = render_model_card(_report(), evaluation=ev)
+    assert '| added path | accuracy | gunshot | siren |' in card
+    assert '| as recorded | 0.80 | 0.81 | 0.68 |' in card
+    assert '| 800 m | 0.80 | 0.25 | 0.60 |' in card
+    ev['street_level'] = {'clip_level': clip({'gunshot': (16, 0.75), 'siren': (19, 0.9)})}
+    card = render_model_card(_report(), evaluation=ev)
+    assert '| as recorded, street level | 0.80 | 0.75 | 0.90 |' in card
 
 
 def test_card_says_where_the_mixture_events_were_lost():

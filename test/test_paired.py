@@ -75,6 +75,10 @@ def test_compare_two_evaluated_models_end_to_end(tmp_path, capsys):
     assert st['difference'] > 0 and st['base'] < st['candidate']
     assert c['street_level']['false_alarms_real']['candidate_events'] == 0
     assert 'at street level:' in text
+    # and heard from further off (default 300 and 800 m): a 2-3 kHz whistle carries
+    assert set(c['far']) == {'300', '800'}
+    assert c['far']['300']['broken'] == 4 and c['far']['300']['fixed'] == 0
+    assert 'clips heard from 300 m further: 0 fixed, 4 broken' in text
     # other mixtures (another seed) cannot be paired: refused, naming the field
     assert paired.main([str(reports['good']), str(reports['other'])]) == 2
     err = capsys.readouterr().err

@@ -70,6 +70,9 @@ def test_two_recipes_over_seeds_end_to_end(tmp_path, capsys):
     assert st['candidate_per_run']['hits'] == [0, 0] and sum(st['base_per_run']['hits']) > 0
     assert c['street_level']['false_alarms_real']['candidate_runs'] == [0, 0]
     assert 'at street level:' in text
+    f = c['far']['300']                        # heard 300 m further off, pooled alike
+    assert f['candidate_runs'] == [0.5, 0.5] and f['base_runs'] == [1.0, 1.0]
+    assert 'clips heard from 300 m further: accuracy 1.000 -> 0.500' in text
 
     # a run of the candidate made on other mixtures is refused, naming it
     other = tmp_path / 'other.json'

@@ -338,6 +338,7 @@ def render_evaluation(ev: dict) -> list[str]:
                 'background streams):', ''] + [f'- {li}' for li in lines]
     out += render_bandwidth(ev)
     out += render_street(ev)
+    out += render_far(ev)
     out.append('')
     return out
 
@@ -421,19 +422,35 @@ def render_misses(eb: dict) -> list[str]:
 
 def render_bandwidth(ev: dict) -> list[str]:
     """The clip level on band-limited copies: recordings made at 11 or 8 kHz, far sources."""
-    bw = (ev.get('bandwidth') or {}).get('per_cutoff') or {}
-    if not bw:
+    return _variant_table(ev, 'bandwidth', 'per_cutoff', 'Hz', ev['clip_level'], 'none',
+                          'The same clips **band-limited** (`soft evaluate --bandwidths`; ')
+
+
+def render_far(ev: dict) -> list[str]:
+    """The clip level on copies heard from further off: a district's distant sensors."""
+    street = (ev.get('street_level') or {}).get('clip_level')
+    return _variant_table(ev, 'far', 'per_distance', 'm', street or ev['clip_level'],
+                          'as recorded' + (', street level' if street else ''),
+                          'The same clips **heard from further off** (`soft evaluate '
+                          '--far-m`; ')
+
+
+def _variant_table(ev: dict, section: str, key: str, unit: str, ref: dict, ref_name: str,
+                   title: str) -> list[str]:
+    """Recall per class and accuracy of transformed copies of every clip, under ``ref``."""
+    per = (ev.get(section) or {}).get(key) or {}
+    if not per:
         return []
-    full = ev['clip_level']['per_class']
+    full = ref['per_class']
     shown = [k for k, v in full.items() if v['support'] >= 5]
-    out = ['', 'The same clips **band-limited** (`soft evaluate --bandwidths`; '
-           f'{ev["bandwidth"].get("definition", "")}): recall per class, accuracy.', '',
-           '| cutoff | accuracy | ' + ' | '.join(shown) + ' |',
+    out = ['', f'{title}{ev[section].get("definition", "")}): recall per class, accuracy.',
+           '', f'| {"cutoff" if section == "bandwidth" else "added path"} | accuracy | '
+           + ' | '.join(shown) + ' |',
            '|---' * (len(shown) + 2) + '|',
-           f'| none | {_f(ev["clip_level"].get("accuracy"))} | '
+           f'| {ref_name} | {_f(ref.get("accuracy"))} | '
            + ' | '.join(_f(full[k]['recall']) for k in shown) + ' |']
-    for cut, m in bw.items():
-        out.append(f'| {cut} Hz | {_f(m.get("accuracy"))} | '
+    for v, m in per.items():
+        out.append(f'| {v} {unit} | {_f(m.get("accuracy"))} | '
                    + ' | '.join(_f(m['per_class'][k]['recall']) for k in shown) + ' |')
     return out
 

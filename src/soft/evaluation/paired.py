@@ -47,14 +47,20 @@ def _clip_key(path: str, root: str) -> str:
     return p.as_posix()
 
 
-def _clips(report: dict, name: str, cutoff: str | None = None, street: bool = False
+# where a report keeps a clip level: the recordings as they are, at street level, and the
+# transformed copies (keyed by cutoff or added distance)
+CLIPS = ('clip_level',)
+STREET_CLIPS = ('street_level', 'clip_level')
+VARIANTS = {'bandwidth': 'per_cutoff', 'far': 'per_distance'}
+
+
+def _clips(report: dict, name: str, where: tuple[str, ...] = CLIPS
            ) -> dict[str, tuple[int, int]]:
-    """(true, predicted) per clip; with ``cutoff``, of the band-limited clip level; with
-    ``street``, of the clip level at street level."""
+    """(true, predicted) per clip of the clip level at ``where`` in the report."""
     try:
-        section = report['street_level']['clip_level'] if street else \
-            report['clip_level'] if cutoff is None else \
-            report['bandwidth']['per_cutoff'][cutoff]
+        section = report
+        for key in where:
+            section = section[key]
         rows = section['clips_detail']
         root = report['data']['root']
     except KeyError as exc:
@@ -63,18 +69,28 @@ def _clips(report: dict, name: str, cutoff: str | None = None, street: bool = Fa
     return {_clip_key(r['path'], root): (int(r['true_id']), int(r['pred_id'])) for r in rows}
 
 
+def variants(report: dict, section: str) -> list[str]:
+    """Settings of a transformed clip level the report holds (cutoffs of ``bandwidth``,
+    distances of ``far``; none in reports written before the section)."""
+    return list(report.get(section, {}).get(VARIANTS[section], {}))
+
+
+def shared_variants(reports: Sequence[dict], section: str) -> list[tuple[str, tuple[str, ...]]]:
+    """(setting, path) of the transformed clip levels every report holds."""
+    return [(v, (section, VARIANTS[section], v)) for v in variants(reports[0], section)
+            if all(v in variants(r, section) for r in reports[1:])]
+
+
 def mcnemar_exact(fixed: int, broken: int) -> float:
     """Two-sided exact McNemar p-value from the discordant counts."""
     n = fixed + broken
     return 1.0 if n == 0 else float(stats.binomtest(fixed, n, 0.5).pvalue)
 
 
-def compare_clips(base: dict, cand: dict, cutoff: str | None = None,
-                  street: bool = False) -> dict:
-    """Clips fixed and broken by the candidate, overall and per true label; with ``cutoff``,
-    on the clips band-limited at that cutoff (the reports' ``bandwidth`` sections); with
-    ``street``, on the clips at street level."""
-    a, b = _clips(base, 'base', cutoff, street), _clips(cand, 'candidate', cutoff, street)
+def compare_clips(base: dict, cand: dict, where: tuple[str, ...] = CLIPS) -> dict:
+    """Clips fixed and broken by the candidate, overall and per true label, on the clip level
+    at ``where`` (the recordings, at street level, band-limited, heard from further off)."""
+    a, b = _clips(base, 'base', where), _clips(cand, 'candidate', where)
     if set(a) != set(b):
         only = sorted(set(a) ^ set(b))
         raise ComparisonError(f'clip_level.clips_detail: the reports list different clips '
@@ -201,21 +217,17 @@ def compare(base: dict, cand: dict) -> dict:
             'clip_level': compare_clips(base, cand),
             'event_based': compare_events(base, cand),
             'false_alarms_real': compare_false_alarms(base, cand),
-            'bandwidth': {cut: compare_clips(base, cand, cut) for cut in _cutoffs(base)
-                          if cut in _cutoffs(cand)},
+            **{section: {v: compare_clips(base, cand, where)
+                         for v, where in shared_variants([base, cand], section)}
+               for section in VARIANTS},
             **({'street_level': {
-                **({'clip_level': compare_clips(base, cand, street=True)}
+                **({'clip_level': compare_clips(base, cand, STREET_CLIPS)}
                    if _street(base).get('clip_level') and _street(cand).get('clip_level')
                    else {}),
                 'event_based': compare_events(base, cand, street=True),
                 'false_alarms_real': compare_false_alarms(base, cand, True)}}
                if _street(base).get('event_based') and _street(cand).get('event_based')
                else {})}
-
-
-def _cutoffs(report: dict) -> list[str]:
-    """Band-limit cutoffs a report holds (none in reports written before the section)."""
-    return list(report.get('bandwidth', {}).get('per_cutoff', {}))
 
 
 def _events_and_alarms_lines(c: dict) -> list[str]:
@@ -251,6 +263,9 @@ def format_comparison(c: dict) -> str:
         lines.append('at street level:')
         lines += [f'  {li}' for li in (_clip_lines(st['clip_level']) if 'clip_level' in st
                                        else []) + _events_and_alarms_lines(st)]
+    for d, b in c.get('far', {}).items():
+        lines.append(f'clips heard from {d} m further: {b["fixed"]} fixed, {b["broken"]} '
+                     f'broken (McNemar exact p = {b["p_value"]:.3f})')
     return '\n'.join(lines)
 
 

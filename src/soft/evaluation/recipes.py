@@ -22,8 +22,9 @@ import numpy as np
 
 from soft.evaluation.event_metrics import error_rate_of_counts
 from soft.evaluation.intervals import format_ci
-from soft.evaluation.paired import ComparisonError, _clips, _cutoffs, _name, check_same_data, \
-    check_same_mixtures, compare_clips, compare_false_alarms
+from soft.evaluation.paired import CLIPS, STREET_CLIPS, VARIANTS, ComparisonError, _clips, \
+    _name, check_same_data, check_same_mixtures, compare_clips, compare_false_alarms, \
+    shared_variants
 
 
 def _check_pairable(reports: Sequence[dict], names: Sequence[str]) -> None:
@@ -84,13 +85,13 @@ def _summary(diff_draws: np.ndarray, observed: float, lower_is_better: bool) -> 
 
 
 def _clip_section(arm_a: Sequence[dict], arm_b: Sequence[dict], rng, resamples: int,
-                  cutoff: str | None = None, street: bool = False) -> dict:
-    """Clip accuracy of each arm; with ``cutoff``, on the clips band-limited at it; with
-    ``street``, on the clips at street level."""
-    keys = sorted(_clips(arm_a[0], 'base', cutoff, street))
+                  where: tuple[str, ...] = CLIPS) -> dict:
+    """Clip accuracy of each arm on the clip level at ``where`` (the recordings, at street
+    level, band-limited, heard from further off)."""
+    keys = sorted(_clips(arm_a[0], 'base', where))
 
     def matrix(arm):
-        rows = [_clips(r, 'report', cutoff, street) for r in arm]
+        rows = [_clips(r, 'report', where) for r in arm]
         truth = np.array([rows[0][k][0] for k in keys])
         return truth, np.array([[row[k][1] == row[k][0] for k in keys] for row in rows], float)
 
@@ -199,11 +200,11 @@ def compare_recipes(arm_a: Sequence[dict], arm_b: Sequence[dict],
             'clip_level': _clip_section(arm_a, arm_b, rng, resamples),
             'event_based': _event_section(arm_a, arm_b, rng, resamples),
             'false_alarms_real': _false_alarm_section(arm_a, arm_b, rng, resamples),
-            'bandwidth': {cut: _clip_section(arm_a, arm_b, rng, resamples, cut)
-                          for cut in _cutoffs(arm_a[0])
-                          if all(cut in _cutoffs(r) for r in list(arm_a) + list(arm_b))},
+            **{section: {v: _clip_section(arm_a, arm_b, rng, resamples, where)
+                         for v, where in shared_variants(list(arm_a) + list(arm_b), section)}
+               for section in VARIANTS},
             **({'street_level': {
-                **({'clip_level': _clip_section(arm_a, arm_b, rng, resamples, street=True)}
+                **({'clip_level': _clip_section(arm_a, arm_b, rng, resamples, STREET_CLIPS)}
                    if all(_view(r, True).get('clip_level') for r in list(arm_a) + list(arm_b))
                    else {}),
                 'event_based': _event_section(arm_a, arm_b, rng, resamples, street=True),
@@ -224,18 +225,24 @@ def format_recipe_comparison(c: dict) -> str:
                  'resampled; p: exact permutation test over runs')
     lines += _clip_lines(c['clip_level'])
     lines += _events_and_alarms_lines(c)
-    for cut, b in c.get('bandwidth', {}).items():
-        lines.append(f'clips band-limited at {cut} Hz: accuracy {b["base"]:.3f} -> '
-                     f'{b["candidate"]:.3f}, difference {b["difference"]:+.3f} '
-                     f'{format_ci(b["difference_ci95"], "+.3f")} (p = {b["permutation_p"]:.2f}); '
-                     + ', '.join(f'{k} {v["base"]:.2f}->{v["candidate"]:.2f}' for k, v in
-                                 b['recall_per_true_class'].items() if v['clips'] >= 5))
+    lines += [_variant_line(f'clips band-limited at {cut} Hz', b)
+              for cut, b in c.get('bandwidth', {}).items()]
     if 'street_level' in c:
         st = c['street_level']
         lines.append('at street level:')
         lines += [f'  {li}' for li in (_clip_lines(st['clip_level']) if 'clip_level' in st
                                        else []) + _events_and_alarms_lines(st)]
+    lines += [_variant_line(f'clips heard from {d} m further', b)
+              for d, b in c.get('far', {}).items()]
     return '\n'.join(lines)
+
+
+def _variant_line(title: str, b: dict) -> str:
+    return (f'{title}: accuracy {b["base"]:.3f} -> {b["candidate"]:.3f}, difference '
+            f'{b["difference"]:+.3f} {format_ci(b["difference_ci95"], "+.3f")} (p = '
+            f'{b["permutation_p"]:.2f}); '
+            + ', '.join(f'{k} {v["base"]:.2f}->{v["candidate"]:.2f}' for k, v in
+                        b['recall_per_true_class'].items() if v['clips'] >= 5))
 
 
 def _clip_lines(cl: dict) -> list[str]:
