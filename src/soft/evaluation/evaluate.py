@@ -1,6 +1,6 @@
 """``soft evaluate MODEL DATA``: how a model does on anyone's labelled recordings.
 
-Three views, all through the deployed streaming detector (:mod:`clip_eval`):
+Six views, all through the deployed streaming detector (:mod:`clip_eval`):
 
 1. clip level: per-class precision, recall, F1 and the confusion matrix of each clip's most
    confident detection;
