@@ -36,3 +36,24 @@ def range_in(flag: str, lo: float, hi: float, unit: str = '',
                                              f'{hi:g}{unit}')
         return a, b
     return parse
+
+
+def values_in(flag: str, lo: float, hi: float, unit: str = '', example: str = '',
+              why: str = '') -> Callable[[str], tuple[float, ...]]:
+    """An argparse ``type`` for comma-separated numbers within [lo, hi], or ``none`` (an empty
+    tuple: the step is skipped); ``why`` says what an out-of-range value would break."""
+    def parse(text: str) -> tuple[float, ...]:
+        if text.strip().lower() in ('none', ''):
+            return ()
+        try:
+            values = tuple(float(v) for v in text.split(','))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{flag} {text!r}: expected values in{unit} such '
+                                             f'as {example}, or none') from None
+        bad = [v for v in values if not lo <= v <= hi]
+        if bad:
+            span = f'at least {lo:g}{unit}' if hi == float('inf') else f'{lo:g}-{hi:g}{unit}'
+            raise argparse.ArgumentTypeError(f'{flag} {bad[0]:g}: expected {span}'
+                                             + (f' ({why})' if why else ''))
+        return values
+    return parse

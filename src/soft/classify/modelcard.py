@@ -422,21 +422,23 @@ def render_misses(eb: dict) -> list[str]:
 
 def render_bandwidth(ev: dict) -> list[str]:
     """The clip level on band-limited copies: recordings made at 11 or 8 kHz, far sources."""
-    return _variant_table(ev, 'bandwidth', 'per_cutoff', 'Hz', ev['clip_level'], 'none',
+    return _variant_table(ev, 'bandwidth', 'per_cutoff', 'cutoff', 'Hz', ev['clip_level'],
+                          'none',
                           'The same clips **band-limited** (`soft evaluate --bandwidths`; ')
 
 
 def render_far(ev: dict) -> list[str]:
     """The clip level on copies heard from further off: a district's distant sensors."""
     street = (ev.get('street_level') or {}).get('clip_level')
-    return _variant_table(ev, 'far', 'per_distance', 'm', street or ev['clip_level'],
+    return _variant_table(ev, 'far', 'per_distance', 'added path', 'm',
+                          street or ev['clip_level'],
                           'as recorded' + (', street level' if street else ''),
                           'The same clips **heard from further off** (`soft evaluate '
                           '--far-m`; ')
 
 
-def _variant_table(ev: dict, section: str, key: str, unit: str, ref: dict, ref_name: str,
-                   title: str) -> list[str]:
+def _variant_table(ev: dict, section: str, key: str, setting: str, unit: str, ref: dict,
+                   ref_name: str, title: str) -> list[str]:
     """Recall per class and accuracy of transformed copies of every clip, under ``ref``."""
     per = (ev.get(section) or {}).get(key) or {}
     if not per:
@@ -444,7 +446,7 @@ def _variant_table(ev: dict, section: str, key: str, unit: str, ref: dict, ref_n
     full = ref['per_class']
     shown = [k for k, v in full.items() if v['support'] >= 5]
     out = ['', f'{title}{ev[section].get("definition", "")}): recall per class, accuracy.',
-           '', f'| {"cutoff" if section == "bandwidth" else "added path"} | accuracy | '
+           '', f'| {setting} | accuracy | '
            + ' | '.join(shown) + ' |',
            '|---' * (len(shown) + 2) + '|',
            f'| {ref_name} | {_f(ref.get("accuracy"))} | '

@@ -43,7 +43,7 @@ import numpy as np
 
 from soft.audio.drivers import NS
 from soft.classify import taxonomy
-from soft.cliargs import float_in, range_in
+from soft.cliargs import float_in, range_in, values_in
 from soft.evaluation import clip_eval, mixtures as mx
 from soft.evaluation.intervals import format_ci as _ci, poisson_rate
 from soft.evaluation.misses import MISSES_DEFINITION, MissLedger
@@ -119,35 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _bandwidths(text: str) -> tuple[float, ...]:
-    if text.strip().lower() in ('none', ''):
-        return ()
-    try:
-        values = tuple(float(v) for v in text.split(','))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'--bandwidths {text!r}: expected cutoffs in Hz '
-                                         'such as 5500,3800, or none') from None
-    bad = [v for v in values if not v >= 500.0]
-    if bad:
-        raise argparse.ArgumentTypeError(f'--bandwidths {bad[0]:g}: a cutoff under 500 Hz '
-                                         'leaves no sound to classify')
-    return values
-
-
-def _far_distances(text: str) -> tuple[float, ...]:
-    if text.strip().lower() in ('none', ''):
-        return ()
-    try:
-        values = tuple(float(v) for v in text.split(','))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'--far-m {text!r}: expected distances in m such as '
-                                         '300,800, or none') from None
-    bad = [v for v in values if not 1.0 <= v <= 3000.0]
-    if bad:
-        raise argparse.ArgumentTypeError(f'--far-m {bad[0]:g}: expected 1-3000 m')
-    return values
-
-
+_bandwidths = values_in('--bandwidths', 500.0, float('inf'), ' Hz', '5500,3800',
+                        'a lower cutoff leaves no sound to classify')
+_far_distances = values_in('--far-m', 1.0, 3000.0, ' m', '300,800')
 _spl_range = range_in('--street-spl', 20.0, 110.0, ' dB SPL', none_ok=True)
 _budget = float_in('--onset-budget', 0.0, 100.0, ' per s')
 

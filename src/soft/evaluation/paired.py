@@ -255,18 +255,21 @@ def format_comparison(c: dict) -> str:
     lines = [f'base {c["base"].get("version")}  vs  candidate {c["candidate"].get("version")}']
     lines += _clip_lines(c['clip_level'])
     lines += _events_and_alarms_lines(c)
-    for cut, b in c.get('bandwidth', {}).items():
-        lines.append(f'clips band-limited at {cut} Hz: {b["fixed"]} fixed, {b["broken"]} '
-                     f'broken (McNemar exact p = {b["p_value"]:.3f})')
+    lines += [_variant_line(f'clips band-limited at {cut} Hz', b)
+              for cut, b in c.get('bandwidth', {}).items()]
     if 'street_level' in c:
         st = c['street_level']
         lines.append('at street level:')
         lines += [f'  {li}' for li in (_clip_lines(st['clip_level']) if 'clip_level' in st
                                        else []) + _events_and_alarms_lines(st)]
-    for d, b in c.get('far', {}).items():
-        lines.append(f'clips heard from {d} m further: {b["fixed"]} fixed, {b["broken"]} '
-                     f'broken (McNemar exact p = {b["p_value"]:.3f})')
+    lines += [_variant_line(f'clips heard from {d} m further', b)
+              for d, b in c.get('far', {}).items()]
     return '\n'.join(lines)
+
+
+def _variant_line(title: str, b: dict) -> str:
+    return f'{title}: {b["fixed"]} fixed, {b["broken"]} broken (McNemar exact p = ' \
+        f'{b["p_value"]:.3f})'
 
 
 def _clip_lines(cl: dict) -> list[str]:
