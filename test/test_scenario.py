@@ -122,3 +122,18 @@ def test_sharded_run_reports_the_same_events_as_one_process():
     key = sorted((e.sensor_id, e.onset_ns, e.class_id) for e in one['events'])
     assert key and key == sorted((e.sensor_id, e.onset_ns, e.class_id) for e in two['events'])
     assert len(one['run'].incidents) == len(two['run'].incidents)
+
+
+def test_each_shot_of_a_volley_is_credited_with_its_own_incident():
+    """Four shots from one spot 1 s apart: every shot's span covers the later incidents, and
+    only the emission time tells them apart."""
+    from soft.evaluation.scenario_score import LocatedIncident, SoundTruth, score_incidents
+
+    gun = taxonomy.by_name('gunshot').id
+    shots = [SoundTruth(i, gun, int((100 + i) * 1e9), 0.3, 50.0, -20.0) for i in range(4)]
+    incidents = [LocatedIncident(int((100 + i) * 1e9) + 2_000_000, gun, 0.9, 50.0 + i,
+                                 -20.0, 3.0, 12, False) for i in (3, 1, 0, 2)]
+    got = score_incidents(shots, incidents)
+    assert not got.false_incidents
+    assert {i: round(inc.x - 50.0) for i, inc in got.located.items()} == {0: 0, 1: 1, 2: 2, 3: 3}
+    np.testing.assert_allclose(got.position_error_m(shots), [0, 1, 2, 3])

@@ -185,7 +185,9 @@ class IncidentScore:
 def score_incidents(truth: Sequence[SoundTruth], incidents: Sequence[LocatedIncident],
                     before_s: float = 0.5, after_s: float = 3.0) -> IncidentScore:
     """Each incident goes to the sound whose emission span holds its emission time and that
-    lies nearest; several incidents of one sustained sound are repeats, not false ones."""
+    lies nearest; several incidents of one sustained sound are repeats, not false ones.
+    Between sounds at one spot (the shots of a volley) the one emitted nearest in time wins:
+    otherwise every shot's incident would fall to the first shot, whose span covers them."""
     located: dict[int, LocatedIncident] = {}
     false: list[LocatedIncident] = []
     for inc in incidents:
@@ -195,7 +197,8 @@ def score_incidents(truth: Sequence[SoundTruth], incidents: Sequence[LocatedInci
             hi = s.emission_ns + int((s.duration_s + after_s) * 1e9)
             if not lo <= inc.emission_ns <= hi:
                 continue
-            d = (inc.class_id != s.class_id, float(np.hypot(inc.x - s.x, inc.y - s.y)))
+            d = (inc.class_id != s.class_id, float(np.hypot(inc.x - s.x, inc.y - s.y)),
+                 abs(inc.emission_ns - s.emission_ns))
             if best is None or d < best_d:
                 best, best_d = s, d
         if best is None:
