@@ -137,3 +137,16 @@ def test_each_shot_of_a_volley_is_credited_with_its_own_incident():
     assert not got.false_incidents
     assert {i: round(inc.x - 50.0) for i, inc in got.located.items()} == {0: 0, 1: 1, 2: 2, 3: 3}
     np.testing.assert_allclose(got.position_error_m(shots), [0, 1, 2, 3])
+
+
+def test_every_incident_of_a_sound_is_counted_as_its_repeat():
+    """One blast located three times (its echoes located again elsewhere) counts three."""
+    from soft.evaluation.scenario_score import LocatedIncident, SoundTruth, score_incidents
+
+    boom = taxonomy.by_name('explosion').id
+    blast = SoundTruth(0, boom, int(36e9), 1.5, 150.0, -200.0)
+    incidents = [LocatedIncident(int(36e9) + k * 300_000_000, boom, 1.0, 150.0 + 40 * k,
+                                 -200.0, 1.0, 4, False) for k in range(3)]
+    got = score_incidents([blast], incidents)
+    assert got.count == {0: 3} and not got.false_incidents
+    assert got.located[0].x == 150.0

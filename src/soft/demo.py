@@ -289,11 +289,17 @@ def incident_summary(isc: IncidentScore, sounds: list[SoundTruth],
     found = [s for s in police if s.index in isc.located
              and isc.located[s.index].class_id == s.class_id]
     err = isc.position_error_m(sounds)
+    # an operator sees one pin per incident: a shot should make one, not one per echo
+    shots = [isc.count[s.index] for s in police
+             if taxonomy.by_id(s.class_id).impulsive and s.index in isc.count]
     return {
         'police_sounds': len(police),
         'police_sounds_located_right_class': len(found),
         'median_position_error_m': round(float(np.median(err)), 2) if err.size else None,
         'p90_position_error_m': round(float(np.percentile(err, 90)), 2) if err.size else None,
+        'incidents_per_impulsive_police_sound': round(float(np.mean(shots)), 2)
+        if shots else None,
+        'most_incidents_for_one_sound': max(shots, default=None),
         'false_incidents': len(isc.false_incidents),
         'false_incidents_per_hour': round(len(isc.false_incidents) * 3600.0 / duration_s, 2),
     }
@@ -330,7 +336,9 @@ def run_demo(args: Any) -> int:
     print(f'incidents: {s["police_sounds_located_right_class"]} of {s["police_sounds"]} '
           f'police-class sounds located with the right class; position error median '
           f'{s["median_position_error_m"]} m, 90th percentile {s["p90_position_error_m"]} m; '
-          f'{s["false_incidents"]} incidents matching no sound')
+          f'{s["false_incidents"]} incidents matching no sound; '
+          f'{s["incidents_per_impulsive_police_sound"]} incidents per impulsive police sound '
+          f'(at most {s["most_incidents_for_one_sound"]})')
     errors = sum(run.host.errors.values())
     print(f'graph: {sum(run.host.published.values())} messages, {errors} rejected or failed '
           f'callbacks')

@@ -168,6 +168,7 @@ class SoundTruth:
 class IncidentScore:
     located: dict[int, LocatedIncident]     # sound index -> best incident
     false_incidents: list[LocatedIncident]
+    count: dict[int, int] = field(default_factory=dict)     # sound index -> its incidents
 
     def position_error_m(self, truth: Sequence[SoundTruth], police_only: bool = True,
                          include_degraded: bool = False) -> np.ndarray:
@@ -189,6 +190,7 @@ def score_incidents(truth: Sequence[SoundTruth], incidents: Sequence[LocatedInci
     Between sounds at one spot (the shots of a volley) the one emitted nearest in time wins:
     otherwise every shot's incident would fall to the first shot, whose span covers them."""
     located: dict[int, LocatedIncident] = {}
+    count: dict[int, int] = {}
     false: list[LocatedIncident] = []
     for inc in incidents:
         best, best_d = None, None
@@ -204,8 +206,9 @@ def score_incidents(truth: Sequence[SoundTruth], incidents: Sequence[LocatedInci
         if best is None:
             false.append(inc)
             continue
+        count[best.index] = count.get(best.index, 0) + 1
         cur = located.get(best.index)
         if cur is None or (cur.degraded, cur.class_id != best.class_id) > \
                 (inc.degraded, inc.class_id != best.class_id):
             located[best.index] = inc
-    return IncidentScore(located, false)
+    return IncidentScore(located, false, count)
