@@ -201,3 +201,52 @@ def test_observer_sees_every_classified_window_reported_or_not(classifier):
     # the hum was classified too, as background, and reported by nobody
     hum = [v for v in seen if abs(v.onset_ns - (T0 + 3 * NS)) < 0.05 * NS]
     assert hum and all(int(np.argmax(v.probs)) == 0 for v in hum)
+
+
+def test_a_volley_is_followed_up_below_the_class_threshold(tmp_path):
+    """Glass at threshold 0.8: a clear break (0.92) is reported, the fainter breaks within 3 s
+    of the last report (about 0.6) follow it up, a window under 0.5 never does, and the same
+    faint break alone, seconds later, still needs the class threshold."""
+    w, b = band_detector_weights(CFG, GLASS, 5000, 7000, contrast_db=2.0)
+    thr = [0.5] * 13
+    thr[GLASS] = 0.8
+    clf = Classifier(make_test_model(tmp_path / 'g.onnx', CFG, w, b, thresholds=thr),
+                     expected=CFG)
+    clear, faint, weak = (5200, 6800, 0.3, 0.1), (5200, 6800, 0.3, 0.06), \
+        (5200, 6800, 0.3, 0.04)
+    x = _scene(14, [(3.0, *clear), (4.0, *faint), (5.0, *weak), (6.2, *faint),
+                    (11.0, *faint)], seed=2)
+    seen = []
+    det = StreamingDetector(DetectorConfig(), CFG, clf, observer=seen.append)
+    found = _run(det, x)
+    conf = {round((v.onset_ns - T0) / NS, 1): float(v.probs[GLASS]) for v in seen}
+    assert conf[3.0] > 0.8 and all(0.5 < conf[t] < 0.8 for t in (4.0, 6.2, 11.0))
+    assert conf[5.0] < 0.5
+    assert [round((d.onset_ns - T0) / NS, 1) for d in found] == [3.0, 4.0, 6.2]
+    assert det.counters['follow_up_events'] == 2
+    off = StreamingDetector(DetectorConfig(follow_up_s=0.0), CFG, clf)
+    assert [round((d.onset_ns - T0) / NS, 1) for d in _run(off, x)] == [3.0]
+
+
+def test_a_swell_in_a_reported_sound_is_not_reported_again(tmp_path):
+    """A glass sound ringing for 3 s with a swell in part of its band 0.6 s in: the swell
+    makes an onset whose window is sure of glass (1.0), but it rises less than 6 dB over the
+    ringing before it, so it is the same sound; a second break over the whole band rises
+    more and is reported; with the after-report span off, the swell is reported too."""
+    w, b = band_detector_weights(CFG, GLASS, 5000, 7000, contrast_db=2.0)
+    thr = [0.5] * 13
+    thr[GLASS] = 0.8
+    clf = Classifier(make_test_model(tmp_path / 'g.onnx', CFG, w, b, thresholds=thr),
+                     expected=CFG)
+    ringing = _scene(10, [(3.0, 5200, 6800, 3.0, 1.0)], seed=2, noise=0.002)
+    swell = _scene(10, [(3.6, 6000, 6400, 0.3, 0.1)], seed=3, noise=0.0)
+    again = _scene(10, [(3.6, 5200, 6800, 0.3, 0.1)], seed=3, noise=0.0)
+
+    def onsets(x, cfg=DetectorConfig()):
+        det = StreamingDetector(cfg, CFG, clf)
+        return [round((d.onset_ns - T0) / NS, 1) for d in _run(det, x)], det.counters
+
+    got, counters = onsets(ringing + swell)
+    assert got == [3.0] and counters['tails'] == 1
+    assert onsets(ringing + again)[0] == [3.0, 3.6]
+    assert onsets(ringing + swell, DetectorConfig(follow_up_s=0.0))[0] == [3.0, 3.6]

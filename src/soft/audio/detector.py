@@ -61,6 +61,9 @@ class DetectorConfig:
     sustained_fraction: float = 0.5     # ... for this share of the period
     duration_margin_db: float = 6.0     # a sound lasts while a band is this far above floor
     rate_limit_impulsive_s: float = 0.25    # min interval between events of one impulsive class
+    follow_up_s: float = 3.0            # after an impulsive event, the same class for this long
+    follow_up_threshold: float = 0.5    # ... is reported from this confidence (0 s: off)
+    follow_up_rise_db: float = 6.0      # ... if it rises this much over what rings before it
     rate_limit_sustained_s: float = 5.0     # same for the other classes
     max_events_per_s: float = 10.0
     floor_window_s: float = 20.0
@@ -173,7 +176,7 @@ class StreamingDetector:
                          'onset_candidates': 0, 'refined_onsets': 0, 'classifier_calls': 0,
                          'classified_windows': 0, 'classifier_errors': 0, 'windows_lost': 0,
                          'rate_limited': 0, 'dominated_onsets': 0, 'onsets_over_budget': 0,
-                         'events': 0}
+                         'events': 0, 'follow_up_events': 0, 'tails': 0}
         self.events_per_class = [0] * taxonomy.NUM_CLASSES
         self._new_segment()
 
@@ -366,7 +369,7 @@ class StreamingDetector:
         cfg = self.cfg
         cls = int(np.argmax(probs))
         conf = float(probs[cls])
-        if cls == taxonomy.BACKGROUND or not conf >= self.thresholds[cls]:
+        if cls == taxonomy.BACKGROUND:
             return None
         if p.sustained and self.impulsive[cls]:
             return None          # impulsive sounds are reported from their onsets
@@ -382,6 +385,11 @@ class StreamingDetector:
             n = self._run_length(aux[rel:, 1], cfg.duration_margin_db)
             duration = n * self.hop / self.sr
             level = float(aux[rel:rel + n + 3, 0].max())
+        follow_up = not p.sustained and self._follows_report(cls, ref_ns)
+        threshold = min(self.thresholds[cls], cfg.follow_up_threshold) if follow_up else \
+            self.thresholds[cls]
+        if not conf >= threshold:
+            return None
         interval = cfg.rate_limit_impulsive_s if self.impulsive[cls] else \
             cfg.rate_limit_sustained_s
         last = self._last_emit.get(cls)
@@ -393,14 +401,40 @@ class StreamingDetector:
         if len(self._recent) >= cfg.max_events_per_s:
             self.counters['rate_limited'] += 1
             return None
+        if follow_up and rel > 0 and \
+                level < float(np.median(aux[:rel, 0])) + cfg.follow_up_rise_db:
+            self.counters['tails'] += 1
+            return None
         self._recent.append(ref_ns)
         self._last_emit[cls] = ref_ns
         self.counters['events'] += 1
+        if conf < self.thresholds[cls]:
+            self.counters['follow_up_events'] += 1
         self.events_per_class[cls] += 1
         return Detection(onset_ns=self.time_ns(p.onset_sample), class_id=cls, confidence=conf,
                          level_db_spl=level, noise_floor_db_spl=self.noise_floor_db_spl,
                          onset_uncertainty_s=float(p.sigma_s), duration_s=float(duration),
                          sustained=p.sustained)
+
+    def _follows_report(self, cls: int, onset_ns: int) -> bool:
+        """Whether this onset comes within ``follow_up_s`` of a report of its impulsive class.
+
+        Shots come in volleys, firecrackers in strings: the sound just reported makes its
+        class far likelier for the next seconds than the false-alarm budget assumes, and the
+        later shots are the ones a model hears worst (their windows carry the earlier shot's
+        reverberation). So in that span a window whose most likely class is the same is
+        reported from ``follow_up_threshold`` (0.5: likelier than all other classes
+        together); an isolated window, the false-alarm budget's case, still needs the class
+        threshold. A blast's rumble is the same class too, and swells in it make onsets:
+        each one reported makes the centre locate the blast again elsewhere. A new shot rises
+        far over what still rings before it, a swell hardly does, so in that span a sound
+        less than ``follow_up_rise_db`` over its own pre-onset level is not reported. Levels
+        are no guide beyond that: the shots of one volley reach a sensor up to 20-30 dB
+        apart as the muzzle turns.
+        """
+        last = self._last_emit.get(cls)
+        return bool(self.impulsive[cls] and self.cfg.follow_up_s > 0 and last is not None
+                    and 0 <= onset_ns - last <= self.cfg.follow_up_s * NS)
 
     @staticmethod
     def _run_length(excess: np.ndarray, margin: float, hangover: int = 5) -> int:
