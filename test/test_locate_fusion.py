@@ -236,3 +236,20 @@ def test_class_vote_and_sustained_groups(array):
     incs = run(Fusion(array, config()), evs)
     assert len(incs) == 1 and incs[0].degraded and incs[0].class_id == 6
     assert np.allclose(incs[0].position[:2], array.positions[rows[0], :2])
+
+
+def test_a_badly_timed_first_arrival_joins_the_source_the_others_locate(array):
+    """The first sensor times a blast's slow rise 5 ms early: the others locate it, and the
+    seed is that source, not a second incident of its own."""
+    rng = np.random.default_rng(12)
+    src = np.array([-40.0, 120.0, 1.5])
+    evs = sorted(shot_events(array, src, T0, rng, class_id=5), key=lambda e: e.onset_ns)
+    first = evs[0]
+    evs[0] = Detection(first.sensor_id, first.onset_ns - 5 * NS // 1000, 5, 0.9,
+                       first.level_db_spl, first.onset_sigma_s)
+    fu = Fusion(array, config())
+    incs = run(fu, evs)
+    assert len(incs) == 1, [(i.sensor_ids, i.degraded) for i in incs]
+    assert not incs[0].degraded and first.sensor_id not in incs[0].sensor_ids
+    assert np.linalg.norm(incs[0].position[:2] - src[:2]) < 0.5
+    assert fu.counters['blurred_seeds'] == 1 and fu.pending() == 0

@@ -61,10 +61,13 @@ class DetectorConfig:
     sustained_fraction: float = 0.5     # ... for this share of the period
     duration_margin_db: float = 6.0     # a sound lasts while a band is this far above floor
     rate_limit_impulsive_s: float = 0.25    # min interval between events of one impulsive class
-    follow_up_s: float = 3.0            # after an impulsive event, the same class for this long
-    follow_up_threshold: float = 0.5    # ... is reported from this confidence (0 s: off)
-    follow_up_rise_db: float = 6.0      # ... if it rises this much over what rings before it
     rate_limit_sustained_s: float = 5.0     # same for the other classes
+    # after an impulsive event, for follow_up_s, the same police class is reported from
+    # follow_up_threshold, and a sound of its class rising less than follow_up_rise_db over
+    # what rings before it is not reported (0 s: both off; see _follows_report)
+    follow_up_s: float = 3.0
+    follow_up_threshold: float = 0.5
+    follow_up_rise_db: float = 6.0
     max_events_per_s: float = 10.0
     floor_window_s: float = 20.0
     floor_percentile: float = 10.0
@@ -164,6 +167,7 @@ class StreamingDetector:
                                                     cfg.floor_percentile)
         self.clipping = levels.ClippingMeter(int(10 * sr), cfg.clip_level)
         self.impulsive = np.array([c.impulsive for c in taxonomy.CLASSES])
+        self.police = np.array([c.police for c in taxonomy.CLASSES])
         self._n = 0                  # absolute index of the next sample
         self._frames_total = 0       # absolute index of the next frame
         self._anchors: deque[tuple[int, int]] = deque()
@@ -386,8 +390,8 @@ class StreamingDetector:
             duration = n * self.hop / self.sr
             level = float(aux[rel:rel + n + 3, 0].max())
         follow_up = not p.sustained and self._follows_report(cls, ref_ns)
-        threshold = min(self.thresholds[cls], cfg.follow_up_threshold) if follow_up else \
-            self.thresholds[cls]
+        threshold = min(self.thresholds[cls], cfg.follow_up_threshold) \
+            if follow_up and self.police[cls] else self.thresholds[cls]
         if not conf >= threshold:
             return None
         interval = cfg.rate_limit_impulsive_s if self.impulsive[cls] else \
@@ -422,8 +426,9 @@ class StreamingDetector:
         Shots come in volleys, firecrackers in strings: the sound just reported makes its
         class far likelier for the next seconds than the false-alarm budget assumes, and the
         later shots are the ones a model hears worst (their windows carry the earlier shot's
-        reverberation). So in that span a window whose most likely class is the same is
-        reported from ``follow_up_threshold`` (0.5: likelier than all other classes
+        reverberation). So in that span a window whose most likely class is the same police
+        class (each shot is an incident to locate; a firecracker string's every bang is not)
+        is reported from ``follow_up_threshold`` (0.5: likelier than all other classes
         together); an isolated window, the false-alarm budget's case, still needs the class
         threshold. A blast's rumble is the same class too, and swells in it make onsets:
         each one reported makes the centre locate the blast again elsewhere. A new shot rises

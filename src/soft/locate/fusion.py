@@ -106,10 +106,16 @@ class Fusion:
             timing, voters = assoc.gather(seed, fix.position, emission,
                                           self.cfg.association.gate_s)
             k = next((n for n, d in enumerate(timing) if d is seed), None)
-            if k is not None:
-                refit = self._fit(timing, seed, fix.position)
-                if refit is not None and refit.inliers[k]:
-                    return self._emit_fix(Group(seed, timing, voters, xy), refit)
+            refit = self._fit(timing, seed, fix.position)
+            if refit is not None and k is not None and refit.inliers[k]:
+                return self._emit_fix(Group(seed, timing, voters, xy), refit)
+            if refit is not None and self._blurred(seed, refit, timing):
+                # The others locate a source and the seed's arrival sits within the gate of
+                # its prediction: that source, its onset badly timed (a blast's slow rise).
+                inc = self._emit_fix(Group(seed, timing, voters, xy), refit)
+                self.assoc.pending.remove([seed])
+                self.counters['blurred_seeds'] += 1
+                return inc
             # The seed does not belong with what its own hypothesis found: a stray event or
             # a reflection. It goes alone and the others wait for a better seed.
             self.counters['stray_seeds'] += 1
@@ -125,6 +131,17 @@ class Fusion:
                 return None
             seed = min(support, key=lambda d: d.onset_ns)
         return self._emit_degraded(Group(seed, support, [], xy))
+
+    def _blurred(self, seed: Detection, fix: Fix, timing: Sequence[Detection]) -> bool:
+        """Whether ``fix`` stands without the seed and predicts the seed's arrival within
+        the association gate: a reflection comes later than that, another source anywhere."""
+        others = [ok for d, ok in zip(timing, fix.inliers) if d is not seed and ok]
+        if len(others) < self.cfg.fix.min_sensors + 1:
+            return False
+        i = self.array.index(seed.sensor_id)
+        pred = fix.emission_s + float(np.linalg.norm(self.array.positions[i] - fix.position)) \
+            / self.c
+        return abs(pred) <= self.cfg.association.gate_s + float(self.array.clock_tolerance_s[i])
 
     def _is_echo(self, det: Detection) -> bool:
         """Whether a lone event falls just after a recent incident's arrival at its sensor."""
