@@ -273,10 +273,16 @@ class Fusion:
         timing = group.timing
         inl = [d for d, ok in zip(timing, fix.inliers) if ok]
         out = [d for d, ok in zip(timing, fix.inliers) if not ok]
-        # Outliers stay pending: they may be another source's arrival.
+        # Outliers of another class stay pending: they may be another source's arrival. One
+        # of the seed's class, within the gate of this source's arrival at its sensor, is
+        # this source badly timed (a blast's slow rise, a diffracted path); left pending it
+        # would seed a second fix of the same sound from whatever else was left out.
+        same = [d for d in out if d.class_id == seed.class_id]
         group = Group(seed, inl, group.voters, group.hypothesis_xy)
         self.assoc.pending.remove(group.detections)
+        self.assoc.pending.remove(same)
         self.counters['outliers'] += len(out)
+        self.counters['absorbed_outliers'] += len(same)
         if len(group.sensor_ids) < self.cfg.min_sensors_publish:
             self.counters['dropped_small'] += 1
             return None
