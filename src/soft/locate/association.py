@@ -58,8 +58,9 @@ class AssociationConfig:
 class Group:
     """Events judged to come from one source; ``timing`` enter the TDOA fit.
 
-    The fit's outliers stay pending (they may be another source's arrival); an event no
-    group wants that falls just after a located incident's arrival is absorbed as its echo.
+    The fit's outliers of another class stay pending (they may be another source's
+    arrival), those of the seed's class leave with the group; an event no group wants that
+    falls just after a located incident's arrival is absorbed as its echo.
     """
 
     seed: Detection
