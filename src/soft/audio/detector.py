@@ -378,22 +378,22 @@ class StreamingDetector:
         if p.sustained and self.impulsive[cls]:
             return None          # impulsive sounds are reported from their onsets
         win_end = p.win_start + self.window
-        aux = self.aux.read(p.win_start, win_end)
-        if p.sustained:
-            ref_ns = self.time_ns(self._frame_sample(win_end))
-            duration = (win_end - p.episode_start) * self.hop / self.sr
-            level = float(aux[p.period_start - p.win_start:, 0].max())
-        else:
-            ref_ns = self.time_ns(p.onset_sample)
-            rel = max(0, p.onset_frame - p.win_start)
-            n = self._run_length(aux[rel:, 1], cfg.duration_margin_db)
-            duration = n * self.hop / self.sr
-            level = float(aux[rel:rel + n + 3, 0].max())
+        ref_ns = self.time_ns(self._frame_sample(win_end) if p.sustained else p.onset_sample)
         follow_up = not p.sustained and self._follows_report(cls, ref_ns)
         threshold = min(self.thresholds[cls], cfg.follow_up_threshold) \
             if follow_up and self.police[cls] else self.thresholds[cls]
         if not conf >= threshold:
             return None
+        # levels only for a window that may be reported: most windows stop above
+        aux = self.aux.read(p.win_start, win_end)
+        if p.sustained:
+            duration = (win_end - p.episode_start) * self.hop / self.sr
+            level = float(aux[p.period_start - p.win_start:, 0].max())
+        else:
+            rel = max(0, p.onset_frame - p.win_start)
+            n = self._run_length(aux[rel:, 1], cfg.duration_margin_db)
+            duration = n * self.hop / self.sr
+            level = float(aux[rel:rel + n + 3, 0].max())
         interval = cfg.rate_limit_impulsive_s if self.impulsive[cls] else \
             cfg.rate_limit_sustained_s
         last = self._last_emit.get(cls)
