@@ -696,6 +696,20 @@ def test_calibration_background_is_played_as_the_evaluation_plays_it():
         hn.calibration_set(load_clips(gun, fcfg.sample_rate)[0], np.random.default_rng(0),
                            fcfg)
 
+    # soft train --street-negatives both: the thresholds are checked over both plays at once
+    from soft.classify.train import _negative_levels, build_parser
+    levels = {v: _negative_levels(build_parser().parse_args(a)) for v, a in
+              (('none', []), ('street', ['--street-negatives']),
+               ('both', ['--street-negatives', 'both']))}
+    assert levels == {'none': [None], 'street': [hn.STREET_SPL_DB],
+                      'both': [None, hn.STREET_SPL_DB]}
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(['--street-negatives', 'loud'])
+    both = hn.CheckSet.concat([check, quiet_check])
+    assert both.hours == pytest.approx(hours + quiet_hours)
+    assert len(both.windows) == len(cal) + len(quiet) == len(both.sustained)
+    assert both.sustained.tolist() == check.sustained.tolist() + quiet_check.sustained.tolist()
+
 
 def test_feature_fingerprint_follows_only_the_named_functions(tmp_path, monkeypatch):
     import sys

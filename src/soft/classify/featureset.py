@@ -143,7 +143,8 @@ class FeatureSet:
 
     @staticmethod
     def concat(parts: Iterable['FeatureSet']) -> 'FeatureSet':
-        parts = [p for p in parts if len(p)]
+        given = list(parts)
+        parts = [p for p in given if len(p)] or given[:1]
         return FeatureSet(np.concatenate([p.x for p in parts]),
                           np.concatenate([p.y for p in parts]),
                           np.concatenate([p.origin for p in parts]),

@@ -148,10 +148,15 @@ def render_model_card(report: dict, system: dict | None = None,
             'submits when the **training-split** real background clips (rain, sea waves, '
             'helicopter, SESA casual, dog, rooster, clock tick, crying baby, ...) are played '
             'through it: each clip alone over a bed of its own floor '
-            + ('at three street levels (45–80 dB SPL through a −46…−30 dBFS microphone, '
-               '`--street-negatives`; the threshold-check background too)'
-               if args.get('street_negatives') == 'True' else
-               'at 0/−12/+8 dB from its recording level')
+            + {'street': 'at three street levels (45–80 dB SPL through a −46…−30 dBFS '
+                         'microphone, `--street-negatives`; the threshold-check background '
+                         'too)',
+               'both': 'at 0/−12/+8 dB from its recording level and again at three street '
+                       'levels (45–80 dB SPL through a −46…−30 dBFS microphone, '
+                       '`--street-negatives both`; the threshold-check background at both)'
+               }.get({'True': 'street'}.get(str(args.get('street_negatives')),
+                                            str(args.get('street_negatives'))),
+                     'at 0/−12/+8 dB from its recording level')
             + ' (at most 8 windows per clip and level), and all clips joined into streams '
             'alone and over generated street background at −10/0/+6 dB '
             '(`soft.classify.hardnegatives`). '

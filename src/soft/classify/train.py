@@ -78,11 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help='low-pass 20 %% of windows and 30 %% of real clips at 3.4-7.2 kHz, as '
                    'recordings made at 8-14 kHz or far sources (measured in soft-cnn-1.7.0: '
                    'band-limited recall up, full-band gunshot recall down)')
-    p.add_argument('--street-negatives', action='store_true',
+    p.add_argument('--street-negatives', nargs='?', const='street', default=None,
+                   choices=('street', 'both'),
                    help='play the real background clips for hard negatives and threshold '
                    'checks at street levels (45-80 dB SPL through a -46..-30 dBFS '
                    'microphone) instead of their recordings\' own levels, which on a sensor '
-                   'would be 100+ dB streets')
+                   'would be 100+ dB streets; "both": at street levels and at the recordings\' '
+                   'levels, so neither a quiet nor a loud background reads as an event')
     p.add_argument('--snr-db', type=_snr_range, default=None, metavar='LO,HI',
                    help='draw every event\'s SNR over its background (loudest in-band 25 ms '
                    'over the background, the simulator\'s terms) from LO..HI dB, generated '
@@ -389,23 +391,26 @@ def _data(args, fcfg, prog: Progress) -> dict:
     train_set = build_split('train', recipe, 1, train_clips, True)
     bg_train = [(r, x) for r, x in train_clips if r.class_id == taxonomy.BACKGROUND]
     if bg_train and args.hard_negative_weight > 0:
-        hkey = fset.cache_key(
-            manifests=fset.cache_key(rows=[str(r.path) for r, _ in bg_train]),
-            code=fset.source_fingerprint(['soft.classify.hardnegatives',
-                                          'soft.evaluation.clip_eval',
-                                          'soft.evaluation.mixtures', 'soft.audio.detector',
-                                          'soft.audio.features', 'soft.sim.background']),
-            detector=str(_deployed_cfg()), features=fcfg.to_metadata(), seed=args.seed,
-            **({'bandlimit': [recipe.real_bandlimit_probability, recipe.bandlimit_hz]}
-               if recipe.real_bandlimit_probability else {}),
-            **({'street_spl': hn.STREET_SPL_DB, 'mic': hn.MIC_SENSITIVITY_DBFS}
-               if args.street_negatives else {}))
+        def hkey(spl):
+            return fset.cache_key(
+                manifests=fset.cache_key(rows=[str(r.path) for r, _ in bg_train]),
+                code=fset.source_fingerprint(['soft.classify.hardnegatives',
+                                              'soft.evaluation.clip_eval',
+                                              'soft.evaluation.mixtures', 'soft.audio.detector',
+                                              'soft.audio.features', 'soft.sim.background']),
+                detector=str(_deployed_cfg()), features=fcfg.to_metadata(), seed=args.seed,
+                **({'bandlimit': [recipe.real_bandlimit_probability, recipe.bandlimit_hz]}
+                   if recipe.real_bandlimit_probability else {}),
+                **({'street_spl': hn.STREET_SPL_DB, 'mic': hn.MIC_SENSITIVITY_DBFS}
+                   if spl is not None else {}))
+
         prog.log(f'hard negatives: detector over {len(bg_train)} real background clips '
                  '(training split only)')
-        hard = fset.cached(cache, 'train-hardneg', hkey, lambda: hn.real_background_set(
-            bg_train, np.random.default_rng([args.seed, 1, 7]), fcfg,
-            bandlimit=recipe.real_bandlimit_probability, bandlimit_hz=recipe.bandlimit_hz,
-            street_spl=hn.STREET_SPL_DB if args.street_negatives else None))
+        hard = fset.FeatureSet.concat([fset.cached(
+            cache, 'train-hardneg', hkey(spl), lambda spl=spl: hn.real_background_set(
+                bg_train, np.random.default_rng([args.seed, 1, 7]), fcfg,
+                bandlimit=recipe.real_bandlimit_probability, bandlimit_hz=recipe.bandlimit_hz,
+                street_spl=spl)) for spl in _negative_levels(args)])
         if len(hard) > args.max_hard_negatives:
             keep = np.random.default_rng([args.seed, 1, 8]).choice(
                 len(hard), args.max_hard_negatives, replace=False)
@@ -440,9 +445,9 @@ def _data(args, fcfg, prog: Progress) -> dict:
     calib = None
     if calib_clips:
         # not cached: a few minutes of audio through the detector take seconds
-        calib = hn.calibration_set(
-            calib_clips, np.random.default_rng([args.seed, 5]), fcfg,
-            street_spl=hn.STREET_SPL_DB if args.street_negatives else None)
+        calib = hn.CheckSet.concat([hn.calibration_set(
+            calib_clips, np.random.default_rng([args.seed, 5]), fcfg, street_spl=spl)
+            for spl in _negative_levels(args)])
         prog.log(f'threshold check: {len(calib.windows)} detector windows '
                  f'({int(calib.sustained.sum())} sustained) on {calib.hours * 60:.1f} min of '
                  'held-out real background')
@@ -454,6 +459,15 @@ def _data(args, fcfg, prog: Progress) -> dict:
             'generator_failures': dict(failures),
             'train_clips': [r for r, _ in train_clips], 'val_clips': [r for r, _ in val_clips],
             'load_report': report, 'kinds': kinds, 'recipe': asdict(recipe)}
+
+
+def _negative_levels(args: argparse.Namespace) -> list[tuple[float, float] | None]:
+    """The levels real background is played at for hard negatives and threshold checks:
+    a street SPL range, or None for the recordings' own levels."""
+    from soft.classify import hardnegatives as hn
+
+    return {None: [None], 'street': [hn.STREET_SPL_DB],
+            'both': [None, hn.STREET_SPL_DB]}[args.street_negatives]
 
 
 def _deployed_cfg():
