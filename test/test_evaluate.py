@@ -165,6 +165,8 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
         o, m = e['per_ebr'][ebr]['overall'], res['overall']
         assert sum(m.values()) == o['n_ref']
         assert m['found'] == o['n_tp'] and m['wrong_class'] == o['substitutions']
+        ins = e['insertions']['per_ebr'][ebr]['overall']      # one cause per insertion
+        assert sum(ins.values()) == o['insertions']
     fa = r['false_alarms']
     assert fa['generated']['hours'] == pytest.approx(0.5 / 60, rel=0.01)
     assert fa['real']['hours'] > 0 and fa['combined']['police_per_hour'] == 0.0
@@ -181,6 +183,7 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
     assert 'Clip level' in text and 'EBR dB' in text and 'False alarms' in text
     assert 'Windows classified per second of background' in text
     assert 'where the reference events went' in text
+    assert 'where the insertions came from' in text
     assert 'R 95% CI' in text and '[0.51, 1.00]' in text
     bw = r['bandwidth']['per_cutoff']          # default cutoffs: 11 and 8 kHz recordings
     assert set(bw) == {'5500', '3800'}
@@ -193,6 +196,8 @@ def test_evaluate_end_to_end_on_a_generated_dataset(tmp_path, capsys):
         o = res['overall']
         assert o['n_ref'] == e['per_ebr'][ebr]['overall']['n_ref']      # the same mixtures
         assert sum(st['event_based']['misses']['per_ebr'][ebr]['overall'].values()) == o['n_ref']
+        assert sum(st['event_based']['insertions']['per_ebr'][ebr]['overall'].values()) == \
+            o['insertions']
     if e['with_event']:                        # a band model does not go by loudness
         assert st['event_based']['per_ebr']['+6']['overall']['recall'] == 1.0
     assert st['false_alarms']['real']['hours'] == pytest.approx(fa['real']['hours'])

@@ -21,7 +21,9 @@ Six views, all through the deployed streaming detector (:mod:`clip_eval`):
    sensors hear most shots from 200-1200 m, duller than any recording of one.
 
 Each missed mixture event is also given the cause that lost it (:mod:`misses`): no window
-from the detector's front end, or the model's judgement of the windows it had.
+from the detector's front end, or the model's judgement of the windows it had; and each
+insertion the cause of it (:mod:`insertions`): a background-only mixture, the same sound
+reported again, part of a sound heard as another class, or background beside an event.
 
 On the shared dev set only the validation groups of the training's own split are used
 (same fraction and seed as ``soft train``), so the evaluation never hears a training clip.
@@ -46,6 +48,7 @@ from soft.classify import taxonomy
 from soft.cliargs import float_in, range_in, values_in
 from soft.evaluation import clip_eval, mixtures as mx
 from soft.evaluation.intervals import format_ci as _ci, poisson_rate
+from soft.evaluation.insertions import INSERTIONS_DEFINITION, InsertionLedger
 from soft.evaluation.misses import MISSES_DEFINITION, MissLedger
 from soft.evaluation.event_metrics import DCASE_COLLAR_S, Event, EventBasedMetrics, \
     merge_repeats
@@ -304,7 +307,8 @@ def _street_section(loaded, weak, bg_clips, classifier, cfg, sr: int, args, log)
     section['clip_level'] = clips
     log(f'clip level at street level: accuracy {clips["accuracy"]:.3f}')
     mixed = _mixture_section(weak, classifier, cfg, sr, args, log, street=(lo, hi))
-    section['event_based'] = {k: mixed[k] for k in ('per_ebr', 'misses') if k in mixed}
+    section['event_based'] = {k: mixed[k] for k in ('per_ebr', 'misses', 'insertions')
+                              if k in mixed}
     section['false_alarms'] = _false_alarm_section(bg_clips, classifier, cfg, sr, args, log,
                                                    street=(lo, hi))
     return section
@@ -395,6 +399,7 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log,
     raw = {e: EventBasedMetrics(DCASE_COLLAR_S) for e in mx.EBRS_DB}
     both = EventBasedMetrics(DCASE_COLLAR_S)
     lost = {e: MissLedger(DCASE_COLLAR_S) for e in mx.EBRS_DB}
+    extra = {e: InsertionLedger(DCASE_COLLAR_S) for e in mx.EBRS_DB}
     detections = 0
     for k, rec in enumerate(recipes):
         bg = mx.render_background(rec, ambient, sr)
@@ -411,12 +416,13 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log,
             detections += len(dets)
             est = _events(dets)
             est_merged = merge_repeats(est, MERGE_GAP_S)
+            kind = 'real ambience' if rec.ambient else 'generated traffic'
             for e in (mx.EBRS_DB if ebr is None else (ebr,)):
                 merged[e].add(m.annotations, est_merged)
                 raw[e].add(m.annotations, est)
+                extra[e].add(m.annotations, est_merged, kind)
             if ebr is not None:
-                lost[ebr].add(m.annotations, est_merged, windows,
-                              'real ambience' if rec.ambient else 'generated traffic')
+                lost[ebr].add(m.annotations, est_merged, windows, kind)
             both.add(m.annotations, est_merged)
         if (k + 1) % 20 == 0:
             log(f'mixtures: {k + 1}/{len(recipes)}')
@@ -431,6 +437,8 @@ def _mixture_section(weak, classifier, cfg, sr: int, args, log,
         'all_ebrs': both.results(),
         'misses': {'definition': MISSES_DEFINITION,
                    'per_ebr': {f'{e:+g}': lost[e].results() for e in mx.EBRS_DB}},
+        'insertions': {'definition': INSERTIONS_DEFINITION,
+                       'per_ebr': {f'{e:+g}': extra[e].results() for e in mx.EBRS_DB}},
     })
     return section
 
@@ -567,7 +575,7 @@ def _street_lines(st: dict | None) -> list[str]:
         out += _clip_lines(st['clip_level'], 'Clip level at street level')
     if st['event_based'].get('per_ebr'):
         out += _ebr_lines(st['event_based']['per_ebr'])
-        out += _misses_lines(st['event_based'].get('misses'))
+        out += _misses_lines(st['event_based'])
     f = st.get('false_alarms', {}).get('real')
     if f and f.get('hours'):
         out.append(f'real background {f["hours"] * 60:.1f} min: police events per hour '
@@ -577,15 +585,22 @@ def _street_lines(st: dict | None) -> list[str]:
     return out
 
 
-def _misses_lines(misses: dict | None) -> list[str]:
-    if not misses:
+def _cause_lines(ledger: dict | None, title: str) -> list[str]:
+    if not ledger:
         return []
-    causes = list(next(iter(misses['per_ebr'].values()))['causes'])
-    out = ['where the reference events went (one cause each; see misses.py):',
-           f'{"EBR dB":<8}' + ''.join(f'{c:>18}' for c in causes)]
-    for ebr, res in misses['per_ebr'].items():
-        out.append(f'{ebr:<8}' + ''.join(f'{res["overall"][c]:>18}' for c in causes))
+    causes = list(next(iter(ledger['per_ebr'].values()))['causes'])
+    width = max(18, 2 + max(len(c) for c in causes))
+    out = [title, f'{"EBR dB":<8}' + ''.join(f'{c:>{width}}' for c in causes)]
+    for ebr, res in ledger['per_ebr'].items():
+        out.append(f'{ebr:<8}' + ''.join(f'{res["overall"][c]:>{width}}' for c in causes))
     return out
+
+
+def _misses_lines(e: dict) -> list[str]:
+    return _cause_lines(e.get('misses'), 'where the reference events went (one cause each; '
+                        'see misses.py):') \
+        + _cause_lines(e.get('insertions'), 'where the insertions came from (one cause each; '
+                       'see insertions.py):')
 
 
 def format_report(r: dict) -> str:
@@ -607,7 +622,7 @@ def format_report(r: dict) -> str:
         lines.append('per class, all EBRs (F1 / ER): ' + ', '.join(
             f'{k} {_f(v["f1"])}/{_f(v["error_rate"])}'
             for k, v in e['all_ebrs']['class_wise'].items() if v['n_ref']))
-        lines.extend(_misses_lines(e.get('misses')))
+        lines.extend(_misses_lines(e))
     else:
         lines.append(f'Event based: {e.get("skipped")}')
     if 'event_based_recordings' in r:
