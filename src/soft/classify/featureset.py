@@ -143,8 +143,7 @@ class FeatureSet:
 
     @staticmethod
     def concat(parts: Iterable['FeatureSet']) -> 'FeatureSet':
-        given = list(parts)
-        parts = [p for p in given if len(p)] or given[:1]
+        parts = [p for p in parts if len(p)]
         return FeatureSet(np.concatenate([p.x for p in parts]),
                           np.concatenate([p.y for p in parts]),
                           np.concatenate([p.origin for p in parts]),

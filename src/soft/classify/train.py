@@ -26,6 +26,7 @@ from soft.cliargs import float_in, range_in
 
 if TYPE_CHECKING:
     from soft.audio.features import FeatureConfig
+    from soft.classify.hardnegatives import CheckSet
 
 DEFAULT_OUT = Path('models/soft_classifier.onnx')
 DEFAULT_RUN = Path('runs/train')
@@ -406,11 +407,12 @@ def _data(args, fcfg, prog: Progress) -> dict:
 
         prog.log(f'hard negatives: detector over {len(bg_train)} real background clips '
                  '(training split only)')
-        hard = fset.FeatureSet.concat([fset.cached(
+        hards = [fset.cached(
             cache, 'train-hardneg', hkey(spl), lambda spl=spl: hn.real_background_set(
                 bg_train, np.random.default_rng([args.seed, 1, 7]), fcfg,
                 bandlimit=recipe.real_bandlimit_probability, bandlimit_hz=recipe.bandlimit_hz,
-                street_spl=spl)) for spl in _negative_levels(args)])
+                street_spl=spl)) for spl in _negative_levels(args)]
+        hard = hards[0] if len(hards) == 1 else fset.FeatureSet.concat(hards)
         if len(hard) > args.max_hard_negatives:
             keep = np.random.default_rng([args.seed, 1, 8]).choice(
                 len(hard), args.max_hard_negatives, replace=False)
@@ -445,7 +447,7 @@ def _data(args, fcfg, prog: Progress) -> dict:
     calib = None
     if calib_clips:
         # not cached: a few minutes of audio through the detector take seconds
-        calib = hn.CheckSet.concat([hn.calibration_set(
+        calib = _joined_checks([hn.calibration_set(
             calib_clips, np.random.default_rng([args.seed, 5]), fcfg, street_spl=spl)
             for spl in _negative_levels(args)])
         prog.log(f'threshold check: {len(calib.windows)} detector windows '
@@ -468,6 +470,19 @@ def _negative_levels(args: argparse.Namespace) -> list[tuple[float, float] | Non
 
     return {None: [None], 'street': [hn.STREET_SPL_DB],
             'both': [None, hn.STREET_SPL_DB]}[args.street_negatives]
+
+
+def _joined_checks(parts: list['CheckSet']) -> 'CheckSet':
+    """One threshold check over several plays of the background (e.g. at two levels): the
+    thresholds must keep the false-alarm budget over all of them together."""
+    from soft.classify import featureset as fset
+    from soft.classify import hardnegatives as hn
+
+    if len(parts) == 1:
+        return parts[0]
+    return hn.CheckSet(fset.FeatureSet.concat([p.windows for p in parts]),
+                       sum(p.hours for p in parts),
+                       np.concatenate([p.sustained for p in parts]))
 
 
 def _deployed_cfg():
