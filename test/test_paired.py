@@ -63,6 +63,11 @@ def test_compare_two_evaluated_models_end_to_end(tmp_path, capsys):
     e = c['event_based']['+6']
     assert e['difference'] > 0 and e['candidate'] > e['base']
     assert c['false_alarms_real']['candidate_events'] == 0
+    ins = {k: json.loads(reports[k].read_text())['event_based']['insertions']['per_ebr']['+6']
+           ['overall'] for k in ('good', 'deaf')}
+    assert e['insertions'] == {k: [ins['good'][k], ins['deaf'][k]] for k in ins['good']}
+    assert e['insertions']['no_event'][1] == 0          # the deaf model reports nothing
+    assert '  insertions: no event ' in text
     # the band-limited clip levels are paired too: a 2-3 kHz whistle survives 5.5 kHz
     assert set(c['bandwidth']) == {'5500', '3800'}
     assert c['bandwidth']['5500']['broken'] == 4 and c['bandwidth']['5500']['fixed'] == 0

@@ -189,6 +189,10 @@ def compare_events(base: dict, cand: dict, street: bool = False) -> dict:
                                    're-run soft evaluate for the paired interval'}
             continue
         out[ebr] = paired_error_rate(ra['per_recording'], rb['per_recording'])
+        ia, ib = (e.get('insertions', {}).get('per_ebr', {}).get(ebr) for e in (ea, eb))
+        if ia and ib:
+            out[ebr]['insertions'] = {c: [ia['overall'][c], ib['overall'][c]]
+                                      for c in ia['causes'] if c in ib['overall']}
     return out
 
 
@@ -241,6 +245,10 @@ def _events_and_alarms_lines(c: dict) -> list[str]:
             lines.append(f'ER {ebr} dB: {e["base"]:.2f} -> {e["candidate"]:.2f}, difference '
                          f'{e["difference"]:+.3f} {format_ci(e["difference_ci95"], "+.3f")} '
                          f'(lower in {e["share_candidate_better"]:.0%} of resamples)')
+            if e.get('insertions'):
+                lines.append('  insertions: ' + ', '.join(
+                    f'{cause.replace("_", " ")} {a} -> {b}'
+                    for cause, (a, b) in e['insertions'].items()))
     f = c['false_alarms_real']
     if 'skipped' in f:
         lines.append(f'false alarms: {f["skipped"]}')
