@@ -697,7 +697,7 @@ def test_calibration_background_is_played_as_the_evaluation_plays_it():
                            fcfg)
 
     # soft train --street-negatives both: the thresholds are checked over both plays at once
-    from soft.classify.train import _joined_checks, _negative_levels, build_parser
+    from soft.classify.train import _negative_levels, build_parser
     levels = {v: _negative_levels(build_parser().parse_args(a)) for v, a in
               (('none', []), ('street', ['--street-negatives']),
                ('both', ['--street-negatives', 'both']))}
@@ -705,7 +705,7 @@ def test_calibration_background_is_played_as_the_evaluation_plays_it():
                       'both': [None, hn.STREET_SPL_DB]}
     with pytest.raises(SystemExit):
         build_parser().parse_args(['--street-negatives', 'loud'])
-    both = _joined_checks([check, quiet_check])
+    both = hn.CheckSet.concat([check, quiet_check])
     assert both.hours == pytest.approx(hours + quiet_hours)
     assert len(both.windows) == len(cal) + len(quiet) == len(both.sustained)
     assert both.sustained.tolist() == check.sustained.tolist() + quiet_check.sustained.tolist()

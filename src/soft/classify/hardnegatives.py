@@ -50,6 +50,16 @@ class CheckSet:
     hours: float
     sustained: np.ndarray
 
+    @staticmethod
+    def concat(parts: Sequence['CheckSet']) -> 'CheckSet':
+        """One check over several plays of the background (e.g. at two levels): the
+        thresholds must keep the false-alarm budget over all of them together."""
+        if len(parts) == 1:
+            return parts[0]
+        return CheckSet(FeatureSet.concat([p.windows for p in parts]),
+                        sum(p.hours for p in parts),
+                        np.concatenate([p.sustained for p in parts]))
+
 
 def _require_background(clips: Sequence[tuple[ClipRecord, np.ndarray]], why: str) -> None:
     for rec, _ in clips:

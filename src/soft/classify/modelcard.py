@@ -51,6 +51,20 @@ def confusion_table(res: dict) -> str:
     return '\n'.join(lines)
 
 
+_NEGATIVE_LEVELS = {
+    'street': 'at three street levels (45–80 dB SPL through a −46…−30 dBFS microphone, '
+              '`--street-negatives`; the threshold-check background too)',
+    'both': 'at 0/−12/+8 dB from its recording level and again at three street levels '
+            '(45–80 dB SPL through a −46…−30 dBFS microphone, `--street-negatives both`; the '
+            'threshold-check background at both)'}
+
+
+def _street_negatives(args: dict) -> str:
+    """The report's --street-negatives level; reports before 'both' existed say 'True'."""
+    level = str(args.get('street_negatives'))
+    return 'street' if level == 'True' else level
+
+
 def render_model_card(report: dict, system: dict | None = None,
                       generators: dict | None = None, evaluation: dict | None = None) -> str:
     """The model card markdown for one training report (see train.train).
@@ -148,15 +162,8 @@ def render_model_card(report: dict, system: dict | None = None,
             'submits when the **training-split** real background clips (rain, sea waves, '
             'helicopter, SESA casual, dog, rooster, clock tick, crying baby, ...) are played '
             'through it: each clip alone over a bed of its own floor '
-            + {'street': 'at three street levels (45–80 dB SPL through a −46…−30 dBFS '
-                         'microphone, `--street-negatives`; the threshold-check background '
-                         'too)',
-               'both': 'at 0/−12/+8 dB from its recording level and again at three street '
-                       'levels (45–80 dB SPL through a −46…−30 dBFS microphone, '
-                       '`--street-negatives both`; the threshold-check background at both)'
-               }.get({'True': 'street'}.get(str(args.get('street_negatives')),
-                                            str(args.get('street_negatives'))),
-                     'at 0/−12/+8 dB from its recording level')
+            + _NEGATIVE_LEVELS.get(_street_negatives(args), 'at 0/−12/+8 dB from its '
+                                   'recording level')
             + ' (at most 8 windows per clip and level), and all clips joined into streams '
             'alone and over generated street background at −10/0/+6 dB '
             '(`soft.classify.hardnegatives`). '

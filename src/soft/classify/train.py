@@ -26,7 +26,6 @@ from soft.cliargs import float_in, range_in
 
 if TYPE_CHECKING:
     from soft.audio.features import FeatureConfig
-    from soft.classify.hardnegatives import CheckSet
 
 DEFAULT_OUT = Path('models/soft_classifier.onnx')
 DEFAULT_RUN = Path('runs/train')
@@ -447,7 +446,7 @@ def _data(args, fcfg, prog: Progress) -> dict:
     calib = None
     if calib_clips:
         # not cached: a few minutes of audio through the detector take seconds
-        calib = _joined_checks([hn.calibration_set(
+        calib = hn.CheckSet.concat([hn.calibration_set(
             calib_clips, np.random.default_rng([args.seed, 5]), fcfg, street_spl=spl)
             for spl in _negative_levels(args)])
         prog.log(f'threshold check: {len(calib.windows)} detector windows '
@@ -470,19 +469,6 @@ def _negative_levels(args: argparse.Namespace) -> list[tuple[float, float] | Non
 
     return {None: [None], 'street': [hn.STREET_SPL_DB],
             'both': [None, hn.STREET_SPL_DB]}[args.street_negatives]
-
-
-def _joined_checks(parts: list['CheckSet']) -> 'CheckSet':
-    """One threshold check over several plays of the background (e.g. at two levels): the
-    thresholds must keep the false-alarm budget over all of them together."""
-    from soft.classify import featureset as fset
-    from soft.classify import hardnegatives as hn
-
-    if len(parts) == 1:
-        return parts[0]
-    return hn.CheckSet(fset.FeatureSet.concat([p.windows for p in parts]),
-                       sum(p.hours for p in parts),
-                       np.concatenate([p.sustained for p in parts]))
 
 
 def _deployed_cfg():

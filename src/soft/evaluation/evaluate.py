@@ -575,7 +575,7 @@ def _street_lines(st: dict | None) -> list[str]:
         out += _clip_lines(st['clip_level'], 'Clip level at street level')
     if st['event_based'].get('per_ebr'):
         out += _ebr_lines(st['event_based']['per_ebr'])
-        out += _misses_lines(st['event_based'])
+        out += _cause_tables(st['event_based'])
     f = st.get('false_alarms', {}).get('real')
     if f and f.get('hours'):
         out.append(f'real background {f["hours"] * 60:.1f} min: police events per hour '
@@ -596,7 +596,7 @@ def _cause_lines(ledger: dict | None, title: str) -> list[str]:
     return out
 
 
-def _misses_lines(e: dict) -> list[str]:
+def _cause_tables(e: dict) -> list[str]:
     return _cause_lines(e.get('misses'), 'where the reference events went (one cause each; '
                         'see misses.py):') \
         + _cause_lines(e.get('insertions'), 'where the insertions came from (one cause each; '
@@ -622,7 +622,7 @@ def format_report(r: dict) -> str:
         lines.append('per class, all EBRs (F1 / ER): ' + ', '.join(
             f'{k} {_f(v["f1"])}/{_f(v["error_rate"])}'
             for k, v in e['all_ebrs']['class_wise'].items() if v['n_ref']))
-        lines.extend(_misses_lines(e))
+        lines.extend(_cause_tables(e))
     else:
         lines.append(f'Event based: {e.get("skipped")}')
     if 'event_based_recordings' in r:

@@ -16,10 +16,10 @@ leaves it) is given one cause:
 """
 from __future__ import annotations
 
-from collections import Counter
 from typing import Sequence
 
 from soft.evaluation.event_metrics import Event, pair_events
+from soft.evaluation.misses import CauseLedger
 
 INSERTIONS_DEFINITION = ('each insertion (an estimate sed_eval leaves unmatched) given one '
                          'cause: no_event (the recording has no reference), same_sound_again '
@@ -54,28 +54,12 @@ def causes(ref: Sequence[Event], est: Sequence[Event], collar_s: float
     return out
 
 
-class InsertionLedger:
-    """Accumulates insertion causes over recordings, overall, per reported class and per kind
-    of background."""
+class InsertionLedger(CauseLedger):
+    """Causes of the insertions, per reported class and per kind of background."""
 
-    def __init__(self, collar_s: float):
-        self.collar_s = collar_s
-        self.overall: Counter[str] = Counter()
-        self.per_class: dict[str, Counter[str]] = {}
-        self.per_background: dict[str, Counter[str]] = {}
+    CAUSES = CAUSES
 
     def add(self, ref: Sequence[Event], est: Sequence[Event],
             background: str | None = None) -> None:
         for j, c in causes(ref, est, self.collar_s):
-            self.overall[c] += 1
-            self.per_class.setdefault(est[j].label, Counter())[c] += 1
-            if background is not None:
-                self.per_background.setdefault(background, Counter())[c] += 1
-
-    def results(self) -> dict:
-        def table(counts: dict[str, Counter[str]]) -> dict:
-            return {k: {c: v[c] for c in CAUSES} for k, v in sorted(counts.items())}
-        return {'causes': list(CAUSES),
-                'overall': {c: self.overall[c] for c in CAUSES},
-                'per_class': table(self.per_class),
-                'per_background': table(self.per_background)}
+            self._count(est[j].label, c, background)

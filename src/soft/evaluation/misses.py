@@ -79,10 +79,11 @@ def causes(ref: Sequence[Event], est: Sequence[Event], windows: Sequence[WindowV
     return out
 
 
-class MissLedger:
-    """Accumulates causes over recordings, overall, per class and per kind of background
-    (a model that hears events over generated streets but not over real ambience has a
-    domain gap, not a sensitivity problem)."""
+class CauseLedger:
+    """Counts one cause per item over recordings, overall, per class and per kind of
+    background; subclasses name the causes and decide them."""
+
+    CAUSES: tuple[str, ...] = ()
 
     def __init__(self, collar_s: float):
         self.collar_s = collar_s
@@ -90,18 +91,28 @@ class MissLedger:
         self.per_class: dict[str, Counter[str]] = {}
         self.per_background: dict[str, Counter[str]] = {}
 
-    def add(self, ref: Sequence[Event], est: Sequence[Event],
-            windows: Sequence[WindowVerdict], background: str | None = None) -> None:
-        for r, c in zip(ref, causes(ref, est, windows, self.collar_s)):
-            self.overall[c] += 1
-            self.per_class.setdefault(r.label, Counter())[c] += 1
-            if background is not None:
-                self.per_background.setdefault(background, Counter())[c] += 1
+    def _count(self, label: str, cause: str, background: str | None) -> None:
+        self.overall[cause] += 1
+        self.per_class.setdefault(label, Counter())[cause] += 1
+        if background is not None:
+            self.per_background.setdefault(background, Counter())[cause] += 1
 
     def results(self) -> dict:
         def table(counts: dict[str, Counter[str]]) -> dict:
-            return {k: {c: v[c] for c in CAUSES} for k, v in sorted(counts.items())}
-        return {'causes': list(CAUSES),
-                'overall': {c: self.overall[c] for c in CAUSES},
+            return {k: {c: v[c] for c in self.CAUSES} for k, v in sorted(counts.items())}
+        return {'causes': list(self.CAUSES),
+                'overall': {c: self.overall[c] for c in self.CAUSES},
                 'per_class': table(self.per_class),
                 'per_background': table(self.per_background)}
+
+
+class MissLedger(CauseLedger):
+    """Causes of the missed references (a model that hears events over generated streets but
+    not over real ambience has a domain gap, not a sensitivity problem)."""
+
+    CAUSES = CAUSES
+
+    def add(self, ref: Sequence[Event], est: Sequence[Event],
+            windows: Sequence[WindowVerdict], background: str | None = None) -> None:
+        for r, c in zip(ref, causes(ref, est, windows, self.collar_s)):
+            self._count(r.label, c, background)
