@@ -260,19 +260,26 @@ def _events_and_alarms_lines(c: dict) -> list[str]:
 
 
 def format_comparison(c: dict) -> str:
-    lines = [f'base {c["base"].get("version")}  vs  candidate {c["candidate"].get("version")}']
-    lines += _clip_lines(c['clip_level'])
-    lines += _events_and_alarms_lines(c)
-    lines += [_variant_line(f'clips band-limited at {cut} Hz', b)
+    head = [f'base {c["base"].get("version")}  vs  candidate {c["candidate"].get("version")}']
+    body = comparison_sections(c, _clip_lines, _events_and_alarms_lines, _variant_line)
+    return '\n'.join(head + body)
+
+
+def comparison_sections(c: dict, clip_lines, events_lines, variant_line) -> list[str]:
+    """A comparison's sections in the report's order. Run against run and recipe against
+    recipe word their lines differently but must keep the same sections in the same order,
+    so that two texts read side by side line up."""
+    lines = clip_lines(c['clip_level']) + events_lines(c)
+    lines += [variant_line(f'clips band-limited at {cut} Hz', b)
               for cut, b in c.get('bandwidth', {}).items()]
     if 'street_level' in c:
         st = c['street_level']
         lines.append('at street level:')
-        lines += [f'  {li}' for li in (_clip_lines(st['clip_level']) if 'clip_level' in st
-                                       else []) + _events_and_alarms_lines(st)]
-    lines += [_variant_line(f'clips heard from {d} m further', b)
+        lines += [f'  {li}' for li in (clip_lines(st['clip_level']) if 'clip_level' in st
+                                       else []) + events_lines(st)]
+    lines += [variant_line(f'clips heard from {d} m further', b)
               for d, b in c.get('far', {}).items()]
-    return '\n'.join(lines)
+    return lines
 
 
 def _variant_line(title: str, b: dict) -> str:

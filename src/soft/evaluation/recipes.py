@@ -24,7 +24,7 @@ from soft.evaluation.event_metrics import error_rate_of_counts
 from soft.evaluation.intervals import format_ci
 from soft.evaluation.paired import CLIPS, STREET_CLIPS, VARIANTS, ComparisonError, _clips, \
     _name, check_same_data, check_same_mixtures, compare_clips, compare_false_alarms, \
-    shared_variants
+    comparison_sections, shared_variants
 
 
 def _check_pairable(reports: Sequence[dict], names: Sequence[str]) -> None:
@@ -223,17 +223,7 @@ def format_recipe_comparison(c: dict) -> str:
              for arm, key in (('base', 'base_versions'), ('candidate', 'candidate_versions'))]
     lines.append('difference = candidate - base; interval: runs and clips/mixtures '
                  'resampled; p: exact permutation test over runs')
-    lines += _clip_lines(c['clip_level'])
-    lines += _events_and_alarms_lines(c)
-    lines += [_variant_line(f'clips band-limited at {cut} Hz', b)
-              for cut, b in c.get('bandwidth', {}).items()]
-    if 'street_level' in c:
-        st = c['street_level']
-        lines.append('at street level:')
-        lines += [f'  {li}' for li in (_clip_lines(st['clip_level']) if 'clip_level' in st
-                                       else []) + _events_and_alarms_lines(st)]
-    lines += [_variant_line(f'clips heard from {d} m further', b)
-              for d, b in c.get('far', {}).items()]
+    lines += comparison_sections(c, _clip_lines, _events_and_alarms_lines, _variant_line)
     return '\n'.join(lines)
 
 
