@@ -317,6 +317,28 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path, capsys):
     assert t2 == pytest.approx(temperature, rel=1e-3)        # same weights, same data
     assert np.max(np.abs(clf2.predict(x) - probs)) < 1e-3
 
+    # --epochs 0 from the exported file: same weights and temperature, thresholds chosen
+    # again by the same rules; the checkpoint path above found nearly the same ones
+    loose, strict = tmp_path / 'rt-loose.onnx', tmp_path / 'rt-strict.onnx'
+    rt = ['--no-real', '--scale', '0.012', '--epochs', '0', '--fa-minutes', '0.2',
+          '--no-cache', '--quiet', '--init-from', str(out), '--max-fa-per-hour-other', '1000']
+    assert main(rt + ['--out', str(loose), '--run-dir', str(tmp_path / 'rt1')]) == 0
+    assert main(rt + ['--out', str(strict), '--run-dir', str(tmp_path / 'rt2'),
+                      '--max-fa-per-hour', '0', '--version', 'smoke-1-strict']) == 0
+    c_loose, c_strict = Classifier(loose, expected=cfg), Classifier(strict, expected=cfg)
+    assert np.array_equal(c_loose.predict(x), probs)           # the graph is untouched
+    assert c_loose.version.startswith('smoke-1-rt') and c_strict.version == 'smoke-1-strict'
+    assert c_loose.metadata['soft.rethresholded_from'] == f'smoke-1 sha256:{clf.sha256}'
+    assert c_loose.metadata['soft.temperature'] == meta['soft.temperature']
+    assert np.max(np.abs(c_loose.thresholds - clf2.thresholds)) <= 0.011
+    police = list(taxonomy.police_ids())
+    assert np.all(c_strict.thresholds[police] >= c_loose.thresholds[police])
+    report = json.loads((tmp_path / 'rt2' / 'report.json').read_text())
+    assert report['rethresholded_from']['sha256'] == clf.sha256
+    assert report['thresholds'] == pytest.approx(c_strict.thresholds.tolist(), abs=1e-4)
+    assert report['threshold_choice'][police[0]]['threshold'] == \
+        pytest.approx(c_strict.thresholds[police[0]], abs=1e-4)
+
     # --resume takes the network's shape from the run's checkpoint as --init-from does
     again = ['--no-real', '--scale', '0.012', '--epochs', '1', '--fa-minutes', '0.2',
              '--no-cache', '--quiet', '--run-dir', str(tmp_path / 'run'), '--resume']
@@ -481,7 +503,10 @@ def test_calibration_only_run_needs_a_checkpoint(capsys):
                       (['--epochs', '-1'], '--epochs -1'),
                       (['--max-threshold-over-budget', '0.8'], '--max-threshold-over-budget'),
                       (['--max-threshold-over-budget', '1'], '--max-threshold-over-budget'),
-                      (['--max-threshold', '1'], '--max-threshold 1')):
+                      (['--max-threshold', '1'], '--max-threshold 1'),
+                      (['--init-from', 'm.onnx'], 'not used with --epochs 16'),
+                      (['--init-from', 'm.onnx', '--epochs', '0', '--resume'],
+                       'not used with --resume')):
         with pytest.raises(SystemExit) as e:
             main(argv)
         assert e.value.code == 2 and msg in capsys.readouterr().err

@@ -11,7 +11,7 @@ import hashlib
 import io
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -30,16 +30,45 @@ class ExportError(RuntimeError):
 def model_metadata(feature_metadata: dict[str, str], thresholds: list[float],
                    version: str, extra: dict[str, Any] | None = None) -> dict[str, str]:
     """The metadata_props of the shipped model (all values strings, as ONNX requires)."""
-    if len(thresholds) != taxonomy.NUM_CLASSES:
-        raise ValueError(f'need {taxonomy.NUM_CLASSES} thresholds, got {len(thresholds)}')
     meta = {str(k): str(v) for k, v in feature_metadata.items()}
     meta['soft.classes'] = ','.join(c.name for c in taxonomy.CLASSES)
-    meta['soft.thresholds'] = ','.join(f'{float(t):.4f}' for t in thresholds)
+    meta['soft.thresholds'] = format_thresholds(thresholds)
     meta['soft.model_version'] = version
     meta['soft.decision_rule'] = 'argmax class if probs[argmax] >= its threshold, else 0'
     for k, v in (extra or {}).items():
         meta[str(k)] = str(v)
     return meta
+
+
+def format_thresholds(thresholds: Sequence[float]) -> str:
+    """``soft.thresholds`` as stored: one per class, in taxonomy order."""
+    if len(thresholds) != taxonomy.NUM_CLASSES:
+        raise ValueError(f'need {taxonomy.NUM_CLASSES} thresholds, got {len(thresholds)}')
+    return ','.join(f'{float(t):.4f}' for t in thresholds)
+
+
+def with_metadata(src: Path, dst: Path, updates: dict[str, str]) -> Path:
+    """Copy the ONNX model ``src`` to ``dst`` with some metadata entries replaced or added.
+
+    The graph and weights are copied untouched, so the copy computes exactly what ``src``
+    does; only its declared decisions (thresholds, version) change. Written atomically.
+    """
+    import onnx
+
+    proto = onnx.load(str(src))
+    meta = {e.key: e.value for e in proto.metadata_props}
+    meta.update({str(k): str(v) for k, v in updates.items()})
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.checker.check_model(proto)
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_suffix(dst.suffix + '.tmp')
+    tmp.write_bytes(proto.SerializeToString())
+    tmp.replace(dst)
+    return dst
 
 
 def export_onnx(model, temperature: float, metadata: dict[str, str], path: Path,

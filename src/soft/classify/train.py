@@ -154,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
                    '0 checks them on generated streams only')
     p.add_argument('--init-from', type=Path, default=None,
                    help='start from the weights (and band statistics) of this checkpoint '
-                   'instead of a fresh model: fine-tuning a shipped model on new data')
+                   'instead of a fresh model: fine-tuning a shipped model on new data. With '
+                   '--epochs 0 it may be an exported model (.onnx): its weights and '
+                   'temperature are kept and only its thresholds are chosen again, under '
+                   'these options\' rules and threshold check')
     p.add_argument('--teacher', type=Path, action='append', default=None,
                    help='ONNX model whose probabilities on each training window become soft '
                    'targets (knowledge distillation); repeat it for an ensemble, whose '
@@ -214,8 +217,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in args.teacher or []:
         if not path.is_file():
             parser.error(f'--teacher {path}: no such file')
+    onnx_source = args.init_from is not None and args.init_from.suffix.lower() == '.onnx'
+    if onnx_source:
+        for bad, why in ((args.epochs != 0, f'--epochs {args.epochs}'),
+                         (args.resume, '--resume'), (args.teacher, '--teacher'),
+                         (args.model_card is not None, '--model-card')):
+            if bad:
+                parser.error(f'--init-from {args.init_from}: an exported model can only be '
+                             f're-thresholded (--epochs 0), not used with {why}; training '
+                             'further needs its checkpoint.pt')
     try:
-        train(args)
+        if onnx_source:
+            from soft.classify.rethreshold import rethreshold
+
+            rethreshold(args)
+        else:
+            train(args)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f'soft train: {type(exc).__name__}: {exc}', file=sys.stderr)
         return 2
@@ -639,14 +656,89 @@ def _evaluate(probs: np.ndarray, labels: np.ndarray, thresholds: np.ndarray) -> 
             'confusion': conf.tolist(), 'per_class': per_class(conf)}
 
 
+CALIBRATION_ORIGINS = ('synthetic', 'negative', 'background')
+
+
+def choose_and_check(args: argparse.Namespace, data: dict, probs: np.ndarray,
+                     fa_probs: np.ndarray | None, cal_probs: np.ndarray | None
+                     ) -> tuple[list, np.ndarray, dict]:
+    """Thresholds from a model's calibrated probabilities, and what they achieve.
+
+    ``probs`` are on every validation window, ``fa_probs`` on the generated background
+    streams and ``cal_probs`` on the real threshold-check windows (``data['calib']``). The
+    thresholds come from the generated validation and both background sets; the real
+    validation clips are only scored. Shared by training and by re-thresholding an exported
+    model (:mod:`soft.classify.rethreshold`), so both apply the same rules.
+    """
+    from soft.classify.calibrate import choose_thresholds, decide, reportable
+
+    va, cal = data['val'], data['calib']
+    calib = np.isin(va.origin, CALIBRATION_ORIGINS)
+    fa_hours = args.fa_minutes / 60.0 if fa_probs is not None else 0.0
+    cal_hours = cal.hours if cal is not None else 0.0
+    if cal_probs is not None:
+        # only what a sensor could report: no impulsive class from a sustained window
+        cal_probs = cal_probs[reportable(cal_probs, cal.sustained)]
+    extra = [(cal_probs, cal_hours)] if cal_probs is not None else []
+    budgets = [args.max_fa_per_hour if c.police else args.max_fa_per_hour_other
+               for c in taxonomy.CLASSES]
+    choices = choose_thresholds(probs[calib], va.y[calib], taxonomy.NUM_CLASSES,
+                                fa_probs, fa_hours, args.target_precision,
+                                budgets, ceiling=args.max_threshold,
+                                extra_backgrounds=extra, keep_recall=args.keep_recall,
+                                over_budget_ceiling=args.max_threshold_over_budget)
+    thresholds = np.array([c.threshold for c in choices])
+    results = {}
+    for name, mask in (('real', va.origin == 'real'), ('real_mixed', va.origin == 'real_mixed'),
+                       ('generated', calib)):
+        if mask.any():
+            results[name] = _evaluate(probs[mask], va.y[mask], thresholds)
+    for key, fp, hours in (('false_alarms', fa_probs, fa_hours),
+                           ('false_alarms_real_heldout', cal_probs, cal_hours)):
+        if fp is None or hours <= 0:
+            continue
+        d = decide(fp, thresholds)
+        results[key] = {
+            'windows': int(len(d)), 'hours': hours,
+            'per_hour': float(np.sum(d != 0) / hours),
+            'police_per_hour': float(np.isin(d, taxonomy.police_ids()).sum() / hours),
+            'per_class_per_hour': np.bincount(d, minlength=taxonomy.NUM_CLASSES)[1:]
+            .astype(float).__truediv__(hours).tolist()}
+    return choices, thresholds, results
+
+
+def run_facts(args: argparse.Namespace, data: dict, choices: list, thresholds: np.ndarray,
+              results: dict) -> dict:
+    """The report's account of the thresholds and of the data they were chosen on."""
+    tr, va, cal = data['train'], data['val'], data['calib']
+    return {
+        'thresholds': thresholds.tolist(),
+        'threshold_choice': [asdict(c) for c in choices],
+        'results': results,
+        'train_windows': dict(Counter(tr.origin.tolist())),
+        'train_per_class': np.bincount(tr.y, minlength=taxonomy.NUM_CLASSES).tolist(),
+        'val_windows': dict(Counter(va.origin.tolist())),
+        'calibration_background': {'clips': len(data['calib_clips']),
+                                   'windows': 0 if cal is None else len(cal.windows),
+                                   'sustained_windows': 0 if cal is None
+                                   else int(cal.sustained.sum()),
+                                   'hours': 0.0 if cal is None else cal.hours},
+        'real_train_labels': dict(Counter(r.label for r in data['train_clips'])),
+        'real_val_labels': dict(Counter(r.label for r in data['val_clips'])),
+        'load_report': data['load_report'],
+        'generator_failures': data['generator_failures'], 'kinds': data['kinds'],
+        'recipe': data['recipe'],
+        'args': {k: str(v) for k, v in vars(args).items()},
+    }
+
+
 def train(args: argparse.Namespace) -> dict:
     """Run the whole pipeline; returns the report (also written to run_dir/report.json)."""
     import torch
     from torch import nn
 
     from soft.audio.features import FeatureConfig
-    from soft.classify.calibrate import choose_thresholds, fit_temperature, reportable, \
-        softmax
+    from soft.classify.calibrate import fit_temperature, softmax
     from soft.classify.export import export_onnx, model_metadata, sha256
     from soft.classify.model import CHANNELS, SoftCNN, count_parameters
 
@@ -753,48 +845,16 @@ def train(args: argparse.Namespace) -> dict:
                              'relative_frames': args.relative_frames}}, ckpt_path)
 
     # calibration on generated validation + background streams; real clips stay a test set
-    calib = np.isin(va.origin, ['synthetic', 'negative', 'background'])
+    calib = np.isin(va.origin, CALIBRATION_ORIGINS)
     lv = _logits(model, va.x)
     temperature = fit_temperature(lv[calib], va.y[calib])
-    probs = softmax(lv, temperature)
-    fa_probs = softmax(_logits(model, fa.x), temperature) if fa is not None else None
-    fa_hours = args.fa_minutes / 60.0 if fa is not None else 0.0
     cal = data['calib']
-    cal_hours = cal.hours if cal is not None else 0.0
-    cal_probs = None
-    if cal is not None and len(cal.windows):
-        cal_probs = softmax(_logits(model, cal.windows.x), temperature)
-        # only what a sensor could report: no impulsive class from a sustained window
-        cal_probs = cal_probs[reportable(cal_probs, cal.sustained)]
-    extra = [(cal_probs, cal_hours)] if cal_probs is not None else []
-    budgets = [args.max_fa_per_hour if c.police else args.max_fa_per_hour_other
-               for c in taxonomy.CLASSES]
-    choices = choose_thresholds(probs[calib], va.y[calib], taxonomy.NUM_CLASSES,
-                                fa_probs, fa_hours, args.target_precision,
-                                budgets, ceiling=args.max_threshold,
-                                extra_backgrounds=extra, keep_recall=args.keep_recall,
-                                over_budget_ceiling=args.max_threshold_over_budget)
-    thresholds = np.array([c.threshold for c in choices])
+    choices, thresholds, results = choose_and_check(
+        args, data, softmax(lv, temperature),
+        softmax(_logits(model, fa.x), temperature) if fa is not None else None,
+        softmax(_logits(model, cal.windows.x), temperature)
+        if cal is not None and len(cal.windows) else None)
     prog.log(f'temperature {temperature:.3f}; thresholds {np.round(thresholds, 2).tolist()}')
-
-    results = {}
-    for name, mask in (('real', va.origin == 'real'), ('real_mixed', va.origin == 'real_mixed'),
-                       ('generated', calib)):
-        if mask.any():
-            results[name] = _evaluate(probs[mask], va.y[mask], thresholds)
-    from soft.classify.calibrate import decide
-
-    for key, fp, hours in (('false_alarms', fa_probs, fa_hours),
-                           ('false_alarms_real_heldout', cal_probs, cal_hours)):
-        if fp is None or hours <= 0:
-            continue
-        d = decide(fp, thresholds)
-        results[key] = {
-            'windows': int(len(d)), 'hours': hours,
-            'per_hour': float(np.sum(d != 0) / hours),
-            'police_per_hour': float(np.isin(d, taxonomy.police_ids()).sum() / hours),
-            'per_class_per_hour': np.bincount(d, minlength=taxonomy.NUM_CLASSES)[1:]
-            .astype(float).__truediv__(hours).tolist()}
 
     date = args.date or time.strftime('%Y-%m-%d')
     version = args.version or f'soft-cnn-{date}-s{args.seed}'
@@ -816,25 +876,11 @@ def train(args: argparse.Namespace) -> dict:
         'version': version, 'date': date, 'model': str(args.out), 'sha256': sha256(args.out),
         'bytes': args.out.stat().st_size, 'parameters': count_parameters(model),
         'channels': list(args.channels), 'relative_frames': args.relative_frames,
-        'temperature': temperature, 'thresholds': thresholds.tolist(),
-        'threshold_choice': [asdict(c) for c in choices],
-        'history': history, 'results': results, 'seconds': prog.elapsed(),
+        'temperature': temperature, 'history': history,
         'teachers': teachers, 'teacher_weight': args.teacher_weight if teachers else 0.0,
         'command': 'soft train ' + ' '.join(getattr(args, 'argv', []) or []),
-        'train_windows': dict(Counter(tr.origin.tolist())),
-        'train_per_class': np.bincount(tr.y, minlength=taxonomy.NUM_CLASSES).tolist(),
-        'val_windows': dict(Counter(va.origin.tolist())),
-        'calibration_background': {'clips': len(data['calib_clips']),
-                                   'windows': 0 if cal is None else len(cal.windows),
-                                   'sustained_windows': 0 if cal is None
-                                   else int(cal.sustained.sum()),
-                                   'hours': cal_hours},
-        'real_train_labels': dict(Counter(r.label for r in data['train_clips'])),
-        'real_val_labels': dict(Counter(r.label for r in data['val_clips'])),
-        'load_report': data['load_report'],
-        'generator_failures': data['generator_failures'], 'kinds': data['kinds'],
-        'recipe': data['recipe'],
-        'args': {k: str(v) for k, v in vars(args).items()},
+        **run_facts(args, data, choices, thresholds, results),
+        'seconds': prog.elapsed(),
     }
     (args.run_dir / 'report.json').write_text(json.dumps(report, indent=1, default=str))
     if args.model_card is not None:
