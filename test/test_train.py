@@ -305,11 +305,12 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path, capsys):
 
     # --epochs 0: the same weights, re-calibrated under other budgets, re-exported
     out2 = tmp_path / 'recal.onnx'
-    rc = main(['--no-real', '--scale', '0.012', '--epochs', '0', '--fa-minutes', '0.2',
-               '--no-cache', '--quiet', '--out', str(out2), '--run-dir', str(tmp_path / 'r2'),
-               '--version', 'smoke-1r', '--init-from', str(tmp_path / 'run' / 'checkpoint.pt'),
-               '--max-fa-per-hour-other', '1000'])
-    assert rc == 0                          # the checkpoint brought its own --channels
+    calib_only = ['--no-real', '--scale', '0.012', '--epochs', '0', '--fa-minutes', '0.2',
+                  '--no-cache', '--quiet', '--max-fa-per-hour-other', '1000']
+    assert main(calib_only + ['--out', str(out2), '--run-dir', str(tmp_path / 'r2'),
+                              '--version', 'smoke-1r',
+                              '--init-from', str(tmp_path / 'run' / 'checkpoint.pt')]) == 0
+    # (the checkpoint brought its own --channels)
     clf2 = Classifier(out2, expected=cfg)
     assert clf2.version == 'smoke-1r'
     assert 'channels 8/8/16/16/32' in clf2.metadata['soft.architecture']
@@ -320,8 +321,7 @@ def test_tiny_training_run_exports_a_model_the_sensor_accepts(tmp_path, capsys):
     # --epochs 0 from the exported file: same weights and temperature, thresholds chosen
     # again by the same rules; the checkpoint path above found nearly the same ones
     loose, strict = tmp_path / 'rt-loose.onnx', tmp_path / 'rt-strict.onnx'
-    rt = ['--no-real', '--scale', '0.012', '--epochs', '0', '--fa-minutes', '0.2',
-          '--no-cache', '--quiet', '--init-from', str(out), '--max-fa-per-hour-other', '1000']
+    rt = calib_only + ['--init-from', str(out)]
     assert main(rt + ['--out', str(loose), '--run-dir', str(tmp_path / 'rt1')]) == 0
     assert main(rt + ['--out', str(strict), '--run-dir', str(tmp_path / 'rt2'),
                       '--max-fa-per-hour', '0', '--version', 'smoke-1-strict']) == 0
