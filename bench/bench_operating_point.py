@@ -69,12 +69,16 @@ def main() -> int:
     cfg, _ = clip_eval.deployed_detector_config()
     out = {'class': args.cls, 'definition': __doc__.split('\n\n')[1].replace('\n', ' '),
            'models': {}}
+    audio: dict[int, tuple] = {}      # per sample rate: the check clips and the held-out clips
     for path, seed in args.models:
         clf = Classifier(path, threads=1)
         fcfg, sr = clf.feature_config, clf.feature_config.sample_rate
         own = float(clf.thresholds[cls])
         grid = sorted(set(GRID) | {round(own, 2)})
-        check_clips, _ = ds.load_clips(check_rec, sr)
+        if sr not in audio:
+            audio[sr] = (ds.load_clips(check_rec, sr)[0],
+                         layouts.load_audio(clips, sr, max_s=60.0)[0])
+        check_clips, loaded = audio[sr]
         row: dict = {'version': clf.version, 'threshold': own, 'check_seed': seed,
                      'check': {}, 'clips': {}}
         for play, spl in (('recordings', None), ('street', hn.STREET_SPL_DB)):
@@ -85,7 +89,6 @@ def main() -> int:
             top = probs.argmax(1) == cls
             row['check'][play] = {'hours': cs.hours, 'false_windows': {
                 f'{t:.2f}': int(np.sum(top & (probs[:, cls] >= t))) for t in grid}}
-        loaded, _ = layouts.load_audio(clips, sr, max_s=60.0)
         for t in grid:
             model = WithThreshold(clf, cls, t)
             for level, spl in (('recordings', None), ('street', STREET_CLIPS_SPL)):

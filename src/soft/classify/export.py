@@ -58,17 +58,25 @@ def with_metadata(src: Path, dst: Path, updates: dict[str, str]) -> Path:
     proto = onnx.load(str(src))
     meta = {e.key: e.value for e in proto.metadata_props}
     meta.update({str(k): str(v) for k, v in updates.items()})
+    _set_metadata(proto, meta)
+    onnx.checker.check_model(proto)
+    return _write_atomic(Path(dst), proto.SerializeToString())
+
+
+def _set_metadata(proto, meta: dict[str, str]) -> None:
     del proto.metadata_props[:]
     for k, v in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = k, v
-    onnx.checker.check_model(proto)
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_suffix(dst.suffix + '.tmp')
-    tmp.write_bytes(proto.SerializeToString())
-    tmp.replace(dst)
-    return dst
+
+
+def _write_atomic(path: Path, data: bytes) -> Path:
+    """No half-written model is ever left at ``path`` for a sensor to load."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + '.tmp')
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
 
 
 def export_onnx(model, temperature: float, metadata: dict[str, str], path: Path,
@@ -97,10 +105,7 @@ def export_onnx(model, temperature: float, metadata: dict[str, str], path: Path,
                           dynamic_axes={INPUT: {0: 'N'}, OUTPUT: {0: 'N'}},
                           dynamo=False)
     proto = onnx.load_from_string(buf.getvalue())
-    del proto.metadata_props[:]
-    for k, v in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = k, v
+    _set_metadata(proto, metadata)
     proto.producer_name = 'soft train'
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
@@ -112,11 +117,7 @@ def export_onnx(model, temperature: float, metadata: dict[str, str], path: Path,
     max_diff = verify(data, wrapped, np.asarray(check_inputs, dtype=np.float32))
     if max_diff > atol:
         raise ExportError(f'onnxruntime and torch differ by {max_diff:.2e} > {atol:.0e}')
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return path
+    return _write_atomic(path, data)
 
 
 def verify(onnx_bytes: bytes, torch_model, inputs: np.ndarray) -> float:

@@ -127,6 +127,13 @@ class Classifier:
         """Hex SHA-256 of the model file, for event provenance and the model card."""
         return self._sha256
 
+    def predict_all(self, x: np.ndarray, batch: int = 2048) -> np.ndarray:
+        """:meth:`predict` over a whole stored feature set (e.g. float16), a batch at a time:
+        converting tens of thousands of windows to float32 at once costs gigabytes."""
+        out = [self.predict(np.asarray(x[i:i + batch], dtype=np.float32))
+               for i in range(0, len(x), batch)]
+        return np.concatenate(out) if out else np.zeros((0, taxonomy.NUM_CLASSES), np.float32)
+
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """Class probabilities [N, 13] for log-mel windows [N, n_mels, window_frames]."""
         cfg = self._features

@@ -19,17 +19,13 @@ import argparse
 import json
 import time
 
-import numpy as np
-
 from soft.classify import taxonomy
-
-BATCH = 2048
 
 
 def rethreshold(args: argparse.Namespace) -> dict:
     """Choose thresholds for the ONNX model ``args.init_from``; write the copy and report."""
     from soft.audio.features import FeatureConfig
-    from soft.classify.export import format_thresholds, read_metadata, sha256, with_metadata
+    from soft.classify.export import format_thresholds, sha256, with_metadata
     from soft.classify.inference import Classifier
     from soft.classify.train import Progress, _data, choose_and_check, run_facts
 
@@ -39,9 +35,9 @@ def rethreshold(args: argparse.Namespace) -> dict:
     data = _data(args, fcfg, prog)
     va, fa, cal = data['val'], data['fa'], data['calib']
     choices, thresholds, results = choose_and_check(
-        args, data, _predict(source, va.x),
-        _predict(source, fa.x) if fa is not None else None,
-        _predict(source, cal.windows.x) if cal is not None and len(cal.windows) else None)
+        args, data, source.predict_all(va.x),
+        source.predict_all(fa.x) if fa is not None else None,
+        source.predict_all(cal.windows.x) if cal is not None and len(cal.windows) else None)
     before = source.thresholds
     for c in taxonomy.CLASSES[1:]:
         if abs(thresholds[c.id] - before[c.id]) >= 0.005:
@@ -54,7 +50,7 @@ def rethreshold(args: argparse.Namespace) -> dict:
         'soft.rethresholded_from': f'{source.version} sha256:{source.sha256}',
         'soft.rethreshold_date': date})
     copy = Classifier(args.out, expected=fcfg)      # the sensor must accept the copy
-    meta = read_metadata(args.out)
+    meta = copy.metadata
     report = {
         'version': version, 'date': date, 'model': str(args.out), 'sha256': sha256(args.out),
         'bytes': args.out.stat().st_size,
@@ -72,10 +68,3 @@ def rethreshold(args: argparse.Namespace) -> dict:
     prog.log(f'wrote {args.out} (the weights of {source.version}, new thresholds) in '
              f'{prog.elapsed():.0f} s')
     return report
-
-
-def _predict(classifier, x: np.ndarray) -> np.ndarray:
-    """Probabilities in batches: the validation set is too large to convert at once."""
-    out = [classifier.predict(np.asarray(x[i:i + BATCH], dtype=np.float32))
-           for i in range(0, len(x), BATCH)]
-    return np.concatenate(out) if out else np.zeros((0, taxonomy.NUM_CLASSES), np.float32)

@@ -626,10 +626,7 @@ def _teacher_targets(paths: Sequence[Path], x: np.ndarray, fcfg: 'FeatureConfig'
     from soft.classify.inference import Classifier
 
     teachers = [Classifier(p, expected=fcfg, threads=threads) for p in paths]
-    out = np.zeros((len(x), taxonomy.NUM_CLASSES), dtype=np.float32)
-    for i in range(0, len(x), batch):
-        xb = x[i:i + batch].astype(np.float32)
-        out[i:i + batch] = np.mean([t.predict(xb) for t in teachers], axis=0)
+    out = np.mean([t.predict_all(x, batch) for t in teachers], axis=0).astype(np.float32)
     return out, [{'path': str(t.path), 'version': t.version, 'sha256': t.sha256}
                  for t in teachers]
 
