@@ -58,6 +58,10 @@ class FusionComponent(Component):
               'is an outlier, no unit.', min=1.0, max=100.0),
         Param('min_onset_sigma_s', 1e-4, 'Floor under the sensors\' stated onset sigma, s.',
               min=1e-6, max=1.0),
+        Param('model_sigma_s', 1e-3, 'Timing error of the straight-path model added to every '
+              'arrival (air temperature, wind, smoothed onsets), s.', min=0.0, max=0.1),
+        Param('nlos_sigma_s', 0.015, 'Spread of the delays of paths over or around buildings, '
+              'used by the coarse fit, s.', min=1e-4, max=0.5),
         Param('fallback_radius_m', 150.0, '95 % radius around the loudest sensor when the '
               'position is degraded, m.', min=1.0, max=5000.0),
         Param('max_ellipse_m', 200.0, 'A fix whose 95 % major semi-axis is longer is treated '
@@ -129,7 +133,8 @@ class FusionComponent(Component):
                           min_sensors=cfg['min_sensors']),
             min_sensors_publish=cfg['min_sensors_publish'],
             fallback_radius_m=cfg['fallback_radius_m'], max_ellipse_m=cfg['max_ellipse_m'],
-            min_onset_sigma_s=cfg['min_onset_sigma_s'],
+            min_onset_sigma_s=cfg['min_onset_sigma_s'], model_sigma_s=cfg['model_sigma_s'],
+            nlos_sigma_s=cfg['nlos_sigma_s'],
             clock_correction=cfg['clock_correction'], clock_gain=cfg['clock_gain'],
             clock_min_sensors=cfg['clock_min_sensors']))
         self.speed_of_sound = c

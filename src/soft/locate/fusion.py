@@ -31,6 +31,15 @@ class FusionConfig:
     fallback_radius_m: float = 150.0   # 95 % radius around the loudest sensor when degraded
     max_ellipse_m: float = 200.0       # a wider fix says the geometry is degenerate
     min_onset_sigma_s: float = 1e-4    # floor under the sensors' stated onset sigma
+    # Timing error of the straight-path model itself, added to every arrival's sigma: the
+    # air a few degrees off the configured temperature, wind, an onset picked on a rise
+    # that a building corner has smoothed. Without it a fix's inlier gate and ellipse claim
+    # the sensors' 0.1 ms onset precision, a tenth of a metre, for positions metres off.
+    model_sigma_s: float = 1e-3
+    # Spread of the extra delay of paths bent over or around buildings (tens of ms). The
+    # coarse fit uses it when the straight-path fit cannot keep the seed, or keeps no spare
+    # sensor to check itself while more sensors heard the sound.
+    nlos_sigma_s: float = 0.015
     clock_correction: bool = True
     clock_gain: float = 0.01
     clock_min_sensors: int = 5         # inliers a fix needs to teach the clock estimate
@@ -99,6 +108,13 @@ class Fusion:
         assoc = self.assoc
         if seed.sustained:
             return self._emit_degraded(assoc.sustained_group(seed))
+        if self._is_echo(seed):
+            # Late at its sensor for a source just located: that source's echo or its path
+            # round a building, left out of the fix. Kept, it would seed a fix of its own
+            # from other such leftovers, hundreds of metres from anything.
+            self.assoc.pending.remove([seed])
+            self.counters['echoes'] += 1
+            return None
         xy, support = assoc.hypothesis(seed, assoc.candidates(seed))
         fix = self._fit(support, seed, np.array([xy[0], xy[1], self.cfg.fix.source_z]))
         if fix is not None:
@@ -107,15 +123,24 @@ class Fusion:
                                           self.cfg.association.gate_s)
             k = next((n for n, d in enumerate(timing) if d is seed), None)
             refit = self._fit(timing, seed, fix.position)
-            if refit is not None and k is not None and refit.inliers[k]:
-                return self._emit_fix(Group(seed, timing, voters, xy), refit)
-            if refit is not None and self._blurred(seed, refit, timing):
+            seed_in = refit is not None and k is not None and bool(refit.inliers[k])
+            group = Group(seed, timing, voters, xy)
+            if seed_in and (refit.dof > 0 or len(timing) <= self.cfg.fix.min_sensors):
+                return self._emit_fix(group, refit)
+            if not seed_in and refit is not None and self._blurred(seed, refit, timing):
                 # The others locate a source and the seed's arrival sits within the gate of
                 # its prediction: that source, its onset badly timed (a blast's slow rise).
-                inc = self._emit_fix(Group(seed, timing, voters, xy), refit)
+                inc = self._emit_fix(group, refit)
                 self.assoc.pending.remove([seed])
                 self.counters['blurred_seeds'] += 1
                 return inc
+            coarse = self._coarse(timing, seed, k, fix.position) if k is not None else None
+            if coarse is not None:
+                self.counters['coarse_fixes'] += 1
+                return self._emit_fix(group, coarse, straight=False)
+            if seed_in:
+                # An exact fix that nothing checks, and no coarser one: the best there is.
+                return self._emit_fix(group, refit)
             # The seed does not belong with what its own hypothesis found: a stray event or
             # a reflection. It goes alone and the others wait for a better seed.
             self.counters['stray_seeds'] += 1
@@ -159,14 +184,41 @@ class Fusion:
                 return True
         return False
 
-    def _sigmas(self, dets: Sequence[Detection]) -> np.ndarray:
+    def _sigmas(self, dets: Sequence[Detection], model: bool = True) -> np.ndarray:
+        """Each arrival's timing sigma: onset, clock and (unless ``model`` is False, for
+        what the clock estimate may learn) the straight-path model's own error."""
         out = []
+        extra = self.cfg.model_sigma_s if model else 0.0
         for d in dets:
             tol = float(self.array.clock_tolerance_s[self.array.index(d.sensor_id)])
             clock = self.clocks.sigma_s(d.sensor_id, tol) if self.cfg.clock_correction \
                 else tol / math.sqrt(3.0)
-            out.append(math.hypot(max(d.onset_sigma_s, self.cfg.min_onset_sigma_s), clock))
+            out.append(math.hypot(max(d.onset_sigma_s, self.cfg.min_onset_sigma_s), clock,
+                                  extra))
         return np.array(out)
+
+    def _coarse(self, dets: Sequence[Detection], seed: Detection, k: int,
+                init: np.ndarray) -> Fix | None:
+        """A fit that allows for diffracted paths, when the straight-path fit either leaves
+        the seed out or keeps exactly as many sensors as it has unknowns although more heard
+        the sound. Sound that reaches most sensors over or around buildings arrives tens of
+        ms late at each by a different amount; the straight-path fit then keeps whichever
+        three happen to agree and claims a tenth of a metre for a position that can be
+        hundreds of metres off. Here every arrival carries the diffraction spread, and the
+        fix stands only if the seed and a spare sensor beyond the minimum agree with it;
+        its ellipse is accordingly wide."""
+        need = self.cfg.fix.min_sensors + 1
+        if len(dets) < need:
+            return None
+        rows = [self.array.index(d.sensor_id) for d in dets]
+        pos = self.array.positions[rows]
+        times = np.array([(d.onset_ns - seed.onset_ns) / NS for d in dets])
+        sig = np.hypot(self._sigmas(dets), self.cfg.nlos_sigma_s)
+        cfg = dataclasses.replace(self.cfg.fix, max_residual_s=self.cfg.association.gate_s)
+        fix = self._checked(locate(pos, times, sig, cfg, init=init), pos)
+        if fix is None or fix.n_inliers < need or not fix.inliers[k]:
+            return None
+        return fix
 
     def _fit(self, dets: Sequence[Detection], seed: Detection,
              init: np.ndarray) -> Fix | None:
@@ -267,8 +319,39 @@ class Fusion:
             return None
         return fix
 
+    def _reduced_chi2(self, inl: Sequence[Detection], fix: Fix) -> float:
+        """The inliers' chi-square per degree of freedom against their onset and clock
+        sigmas alone: a fix teaches the clocks only when it explains the arrivals that well,
+        so that the offsets do not learn the propagation model's errors."""
+        res = fix.residuals_s[fix.inliers] / self._sigmas(inl, model=False)
+        return float(np.sum(res ** 2)) / fix.dof
+
+    def _published_cov(self, fix: Fix, timing: Sequence[Detection], straight: bool) -> np.ndarray:
+        """The fit's covariance widened for the errors it cannot see in its own inliers.
+
+        - Nothing checks an exact fit (as many sensors as unknowns): in a street the paths
+          may bend round buildings by the diffraction spread, so it is allowed for.
+        - When many sensors that heard the sound disagree with the fit, the ones that agree
+          may share their error: the robust spread of every member's residual, not only
+          the inliers', sets the scale.
+        - Neighbouring sensors' model errors are not independent (the same air, the same
+          buildings in the way): the uncertainty does not shrink with the count of sensors
+          beyond the few a fix needs to check itself.
+        """
+        sig = self._sigmas(timing)
+        if not straight:
+            sig = np.hypot(sig, self.cfg.nlos_sigma_s)
+        if fix.dof == 0:
+            widen = float(np.mean(1.0 + (self.cfg.nlos_sigma_s / sig[fix.inliers]) ** 2))
+        else:
+            spread = (1.4826 * float(np.median(np.abs(fix.residuals_s) / sig))) ** 2
+            widen = max(1.0, spread / fix.scale)
+        need = self.cfg.fix.min_sensors + 1
+        return fix.cov * widen * max(1.0, fix.n_inliers / need)
+
     # -- output -------------------------------------------------------------------------
-    def _emit_fix(self, group: Group, fix: Fix) -> LocatedIncident | None:
+    def _emit_fix(self, group: Group, fix: Fix, straight: bool = True) -> LocatedIncident | None:
+        """Publish a fix; only a straight-path one (not a coarse fit) teaches the clocks."""
         seed = group.seed
         timing = group.timing
         inl = [d for d, ok in zip(timing, fix.inliers) if ok]
@@ -292,11 +375,13 @@ class Fusion:
         level = float(np.median([d.level_db_spl for d in inl]
                                 + 20.0 * np.log10(np.maximum(dist, 1.0))))
         emission = seed.onset_ns + int(round(fix.emission_s * NS))
+        cov = self._published_cov(fix, timing, straight)
         arrivals = emission + np.round(np.linalg.norm(self.array.positions - fix.position,
                                                       axis=1) / self.c * NS).astype(np.int64)
         self._recent.append((emission, arrivals, {d.class_id for d in inl}))
-        if (self.cfg.clock_correction and fix.n_inliers >= self.cfg.clock_min_sensors
-                and fix.dof > 0 and fix.chi2 / fix.dof <= self.cfg.clock_max_reduced_chi2):
+        if (straight and self.cfg.clock_correction
+                and fix.n_inliers >= self.cfg.clock_min_sensors and fix.dof > 0
+                and self._reduced_chi2(inl, fix) <= self.cfg.clock_max_reduced_chi2):
             self.clocks.update([d.sensor_id for d in inl], fix.residuals_s[fix.inliers],
                                fix.leverage[fix.inliers],
                                [max(d.onset_sigma_s, self.cfg.min_onset_sigma_s)
@@ -307,8 +392,8 @@ class Fusion:
         return LocatedIncident(
             incident_id=f'inc_{emission // 1_000_000}_{seed.sensor_id}',
             emission_ns=emission, class_id=cls, confidence=conf,
-            position=fix.position.copy(), ellipse=ellipse_from_cov(fix.cov_xy),
-            time_sigma_s=fix.emission_sigma_s, source_level_db=level,
+            position=fix.position.copy(), ellipse=ellipse_from_cov(cov[:2, :2]),
+            time_sigma_s=math.sqrt(max(float(cov[-1, -1]), 0.0)), source_level_db=level,
             sensor_ids=tuple(d.sensor_id for d in inl),
             residuals_s=tuple(float(r) for r in fix.residuals_s[fix.inliers]),
             degraded=False, outlier_ids=tuple(d.sensor_id for d in out),
