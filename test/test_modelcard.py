@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from soft.classify import taxonomy
-from soft.classify.modelcard import render_generator_summary, render_model_card
+from soft.classify.modelcard import (render_generator_summary, render_model_card,
+                                     render_rethresholded_card)
 
 N = taxonomy.NUM_CLASSES
 
@@ -143,3 +146,30 @@ def test_generator_summary_counts_flags_and_names_classes_without_real_clips():
         'gunshot': ok, 'drill': {'status': 'no real clips'}}})
     assert '| gunshot | 80 | 2.4 / 4.7 / 7.8 | 1 of 2 |' in rows
     assert '| drill | 0 | no real clips | – |' in rows
+
+
+def test_a_rethresholded_card_keeps_the_source_training_and_replaces_the_figures():
+    """The source's training report may be gone: its card's account of data and training
+    stays; header, thresholds and measured figures are the copy's, and rendering twice
+    does not stack the re-threshold line."""
+    base = render_model_card(_report())
+    rt = _report()
+    rt.update(version='soft-cnn-test-rt', date='2026-11-25', sha256='cd' * 32, bytes=400100,
+              command='soft train --epochs 0 --init-from models/soft_classifier.onnx',
+              seconds=540.0,
+              thresholds=[0.0] + [0.5] * (N - 1),
+              rethresholded_from={'version': 'soft-cnn-test', 'sha256': 'ab' * 32,
+                                  'thresholds': [0.0, 0.59] + [0.5] * (N - 2)})
+    rt['results']['real'] = _res({0: 6, 1: 10, 12: 19})
+    for _ in range(2):
+        base = render_rethresholded_card(base, rt, 'models/soft_classifier.onnx')
+    assert base.count('- **Re-thresholded**') == 1
+    assert '(weights of `soft-cnn-test`, trained 2026-11-24)' in base
+    assert '`soft-cnn-test-rt`, re-thresholded 2026-11-25' in base
+    assert 'gunshot 0.59 → 0.50' in base and 'siren 0.50 → 0.50' not in base
+    assert '`' + 'cd' * 32 + '`' in base and '(400100 bytes)' in base
+    assert 'a real window weighs 3.0' in base            # the source's training, kept
+    assert base.count('## Held-out REAL clips, as recorded') == 1
+    assert '35 windows;' in base and '41 windows;' not in base
+    with pytest.raises(ValueError, match='rethresholded_from'):
+        render_rethresholded_card(base, _report(), 'x.onnx')

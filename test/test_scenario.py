@@ -150,3 +150,19 @@ def test_every_incident_of_a_sound_is_counted_as_its_repeat():
     got = score_incidents([blast], incidents)
     assert got.count == {0: 3} and not got.false_incidents
     assert got.located[0].x == 150.0
+
+
+def test_ellipse_coverage_reads_the_published_ellipse_shape():
+    """Two fixes 5 m east of their shots, each with a 8 m x 2 m ellipse: the one lying
+    east-west holds the source, the one lying north-south does not."""
+    import math
+
+    from soft.evaluation.scenario_score import LocatedIncident, SoundTruth, score_incidents
+
+    gun = taxonomy.by_name('gunshot').id
+    shots = [SoundTruth(i, gun, int((100 + 100 * i) * 1e9), 0.3, 0.0, 0.0) for i in range(2)]
+    incidents = [LocatedIncident(s.emission_ns, gun, 0.9, 5.0, 0.0, 8.0, 5, False, 2.0, angle)
+                 for s, angle in zip(shots, (0.0, math.pi / 2))]
+    got = score_incidents(shots, incidents)
+    assert got.ellipse_coverage(shots) == 0.5
+    assert got.located[0].ellipse_holds(0.0, 0.0) and not got.located[1].ellipse_holds(0.0, 0.0)

@@ -48,7 +48,8 @@ def sounds_from_truth(truth: list[Any], until_s: float) -> list[SoundTruth]:
 def incidents_from_messages(msgs: list[Any]) -> list[LocatedIncident]:
     return [LocatedIncident(messages.stamp_ns(m.header.stamp), m.class_id, m.confidence,
                             m.position.x, m.position.y, m.ellipse_major_m, len(m.sensor_ids),
-                            m.position_degraded) for m in msgs]
+                            m.position_degraded, m.ellipse_minor_m, m.ellipse_orientation_rad)
+            for m in msgs]
 
 
 def events_from_messages(msgs: list[Any]) -> list[Event]:
@@ -297,6 +298,8 @@ def incident_summary(isc: IncidentScore, sounds: list[SoundTruth],
         'police_sounds_located_right_class': len(found),
         'median_position_error_m': round(float(np.median(err)), 2) if err.size else None,
         'p90_position_error_m': round(float(np.percentile(err, 90)), 2) if err.size else None,
+        'ellipse95_coverage': None if (cov := isc.ellipse_coverage(sounds)) is None
+        else round(cov, 2),
         'incidents_per_impulsive_police_sound': round(float(np.mean(shots)), 2)
         if shots else None,
         'most_incidents_for_one_sound': max(shots, default=None),
@@ -335,7 +338,8 @@ def run_demo(args: Any) -> int:
           f'sensor-hour, {s["false_police_events_per_sensor_hour"]} of police classes)')
     print(f'incidents: {s["police_sounds_located_right_class"]} of {s["police_sounds"]} '
           f'police-class sounds located with the right class; position error median '
-          f'{s["median_position_error_m"]} m, 90th percentile {s["p90_position_error_m"]} m; '
+          f'{s["median_position_error_m"]} m, 90th percentile {s["p90_position_error_m"]} m, '
+          f'95 % ellipse holding the source for {s["ellipse95_coverage"]}; '
           f'{s["false_incidents"]} incidents matching no sound; '
           f'{s["incidents_per_impulsive_police_sound"]} incidents per impulsive police sound '
           f'(at most {s["most_incidents_for_one_sound"]})')

@@ -72,7 +72,6 @@ def render_model_card(report: dict, system: dict | None = None,
     ``generators`` is a :mod:`soft.classify.spectralcompare` report; its summary goes in the
     card (the full tables live in GENERATORS_VS_REAL.md).
     """
-    res = report['results']
     args = report.get('args', {})
     recipe = report.get('recipe') or {}
     real_labels = set(report.get('real_train_labels', {}))
@@ -212,6 +211,78 @@ def render_model_card(report: dict, system: dict | None = None,
             'hears the real thing.', '',
             'Real recordings used in training: '
             + ', '.join(f'{c} {NAMES[c]}' for c in real_classes) + '.', '']
+    out += render_results(report)
+    if evaluation:
+        out += render_evaluation(evaluation)
+    if generators:
+        out += render_generator_summary(generators)
+    if system:
+        out += render_system(system)
+    return '\n'.join(out)
+
+
+_RESULTS_HEADING = '## Held-out REAL clips, as recorded'
+_RETHRESHOLD_BULLET = '- **Re-thresholded**'
+
+
+def render_rethresholded_card(base: str, report: dict, model_path: str,
+                              system: dict | None = None, generators: dict | None = None,
+                              evaluation: dict | None = None) -> str:
+    """The card of a copy re-thresholded by ``soft train --epochs 0 --init-from X.onnx``.
+
+    The weights, and so the data and training that made them, are the source's: the source
+    card's account of them stands (its training report may be long gone). The header, the
+    thresholds and every measured figure are the copy's.
+    """
+    src = report.get('rethresholded_from')
+    if not src:
+        raise ValueError('report: no rethresholded_from; a training report renders with '
+                         'render_model_card')
+    cut = base.find(_RESULTS_HEADING)
+    if cut < 0:
+        raise ValueError(f'base card: no {_RESULTS_HEADING!r} section to replace from')
+    before = [f'{t:.2f}' for t in src['thresholds'][1:]]
+    after = [f'{t:.2f}' for t in report['thresholds'][1:]]
+    moved = ', '.join(f'{NAMES[i + 1]} {a} → {b}' for i, (a, b) in enumerate(zip(before, after))
+                      if a != b)
+    head = {
+        '- **File**:': f'- **File**: `{model_path}` ({report["bytes"]} bytes)',
+        '- **SHA-256**:': f'- **SHA-256**: `{report["sha256"]}`',
+    }
+    out = []
+    for line in base[:cut].rstrip('\n').split('\n'):
+        if line.startswith(_RETHRESHOLD_BULLET):
+            continue
+        key = next((k for k in head if line.startswith(k)), None)
+        if key:
+            line = head[key]
+        elif line.startswith('- **Version**:'):
+            trained = line.split(', trained ')[-1] if ', trained ' in line else '?'
+            line = (f'- **Version**: `{report["version"]}`, re-thresholded {report["date"]} '
+                    f'(weights of `{src["version"]}`, trained {trained})')
+        out.append(line)
+        if line.startswith('- **Training command**:'):
+            out.append(f'{_RETHRESHOLD_BULLET}: `{report["command"].strip()}` '
+                       f'({report["seconds"] / 60:.1f} min) from `{src["version"]}` (SHA-256 '
+                       f'`{src["sha256"][:16]}…`): weights and temperature unchanged, '
+                       f'thresholds chosen again under the rules below ({moved}).')
+    out += [''] + render_results(report)
+    if evaluation:
+        out += render_evaluation(evaluation)
+    if generators:
+        out += render_generator_summary(generators)
+    if system:
+        out += render_system(system)
+    return '\n'.join(out)
+
+
+def render_results(report: dict) -> list[str]:
+    """The sections measured by the run itself: real and generated validation windows,
+    false alarms on background, and the thresholds with the rules that chose them."""
+    res = report['results']
+    args = report.get('args', {})
+    recipe = report.get('recipe') or {}
+    out: list[str] = []
     for key, title in (('real', 'Held-out REAL clips, as recorded (one crop per clip at its '
                                 'loudest onset)'),
                        ('real_mixed', 'Held-out REAL clips mixed into generated street '
@@ -266,13 +337,7 @@ def render_model_card(report: dict, system: dict | None = None,
             'every background set; where that is not reachable, the best F1 within the '
             'false-alarm budget, or the ceiling ("no").' + _over_budget_text(args)
             + _keep_recall_text(args), '']
-    if evaluation:
-        out += render_evaluation(evaluation)
-    if generators:
-        out += render_generator_summary(generators)
-    if system:
-        out += render_system(system)
-    return '\n'.join(out)
+    return out
 
 
 def _over_budget_text(args: dict) -> str:
@@ -577,12 +642,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--evaluation', type=Path, default=None,
                     help='the JSON `soft evaluate --out` wrote for this model')
     ap.add_argument('--out', type=Path, default=Path('models/MODEL_CARD.md'))
+    ap.add_argument('--model-path', default='models/soft_classifier.onnx',
+                    help='where the card says the model lives')
+    ap.add_argument('--base', type=Path, default=Path('models/MODEL_CARD.md'),
+                    help="for a re-thresholded model's report: the source model's card, "
+                    'whose account of data and training is kept')
     args = ap.parse_args(argv)
     report = json.loads(args.report.read_text())
     system = json.loads(args.system.read_text()) if args.system.is_file() else None
     gen = json.loads(args.generators.read_text()) if args.generators.is_file() else None
     ev = json.loads(args.evaluation.read_text()) if args.evaluation else None
-    args.out.write_text(render_model_card(report, system, gen, ev))
+    if report.get('rethresholded_from'):
+        card = render_rethresholded_card(args.base.read_text(), report, args.model_path,
+                                         system, gen, ev)
+    else:
+        card = render_model_card(report, system, gen, ev)
+    args.out.write_text(card if card.endswith('\n') else card + '\n')
     return 0
 
 

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from soft.classify import taxonomy
+from soft.locate.uncertainty import Ellipse
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,14 @@ class LocatedIncident:
     ellipse_major_m: float
     n_sensors: int
     degraded: bool
+    ellipse_minor_m: float | None = None        # None: a circle of the major semi-axis
+    ellipse_orientation_rad: float = 0.0
+
+    def ellipse_holds(self, x: float, y: float) -> bool:
+        """Whether (x, y) lies inside the published 95 % ellipse."""
+        minor = self.ellipse_major_m if self.ellipse_minor_m is None else self.ellipse_minor_m
+        return Ellipse(self.ellipse_major_m, minor, self.ellipse_orientation_rad).contains(
+            np.array([self.x, self.y]), np.array([x, y]))
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,14 @@ class IncidentScore:
                 continue
             out.append(float(np.hypot(inc.x - s.x, inc.y - s.y)))
         return np.asarray(out)
+
+    def ellipse_coverage(self, truth: Sequence[SoundTruth]) -> float | None:
+        """Share of the located (not degraded) police sounds whose incident's 95 % ellipse
+        holds the source: an operator slews a camera into it, so it should, 19 times in 20."""
+        held = [self.located[s.index].ellipse_holds(s.x, s.y) for s in truth
+                if s.index in self.located and not self.located[s.index].degraded
+                and taxonomy.by_id(s.class_id).police]
+        return float(np.mean(held)) if held else None
 
 
 def score_incidents(truth: Sequence[SoundTruth], incidents: Sequence[LocatedIncident],
