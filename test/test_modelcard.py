@@ -161,8 +161,8 @@ def test_a_rethresholded_card_keeps_the_source_training_and_replaces_the_figures
               rethresholded_from={'version': 'soft-cnn-test', 'sha256': 'ab' * 32,
                                   'thresholds': [0.0, 0.59] + [0.5] * (N - 2)})
     rt['results']['real'] = _res({0: 6, 1: 10, 12: 19})
-    for _ in range(2):
-        base = render_rethresholded_card(base, rt, 'models/soft_classifier.onnx')
+    base = render_rethresholded_card(base, rt, 'models/soft_classifier.onnx')
+    assert render_rethresholded_card(base, rt, 'models/soft_classifier.onnx') == base
     assert base.count('- **Re-thresholded**') == 1
     assert '(weights of `soft-cnn-test`, trained 2026-11-24)' in base
     assert '`soft-cnn-test-rt`, re-thresholded 2026-11-25' in base

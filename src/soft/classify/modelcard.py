@@ -6,6 +6,7 @@ run measured, and so every clip the model learnt from is credited as its licence
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 
 from soft.classify import taxonomy
@@ -257,7 +258,8 @@ def render_rethresholded_card(base: str, report: dict, model_path: str,
         if key:
             line = head[key]
         elif line.startswith('- **Version**:'):
-            trained = line.split(', trained ')[-1] if ', trained ' in line else '?'
+            found = re.search(r'trained (\d{4}-\d{2}-\d{2})', line)
+            trained = found.group(1) if found else '?'
             line = (f'- **Version**: `{report["version"]}`, re-thresholded {report["date"]} '
                     f'(weights of `{src["version"]}`, trained {trained})')
         out.append(line)
@@ -265,7 +267,10 @@ def render_rethresholded_card(base: str, report: dict, model_path: str,
             out.append(f'{_RETHRESHOLD_BULLET}: `{report["command"].strip()}` '
                        f'({report["seconds"] / 60:.1f} min) from `{src["version"]}` (SHA-256 '
                        f'`{src["sha256"][:16]}…`): weights and temperature unchanged, '
-                       f'thresholds chosen again under the rules below ({moved}).')
+                       f'thresholds chosen again under the rules below ({moved}). The '
+                       'figures the run measures itself (held-out real crops, generated '
+                       'validation, background false alarms, thresholds) come from its own '
+                       'data build, which may differ from the source\'s.')
     out += [''] + render_results(report)
     if evaluation:
         out += render_evaluation(evaluation)
