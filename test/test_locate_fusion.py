@@ -6,9 +6,12 @@ a level falling with distance, and the class.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from soft.classify import taxonomy
 from soft.locate.association import AssociationConfig, Detection, fuse_class
 from soft.locate.fusion import Fusion, FusionConfig
 from soft.locate.multilateration import FixConfig
@@ -312,3 +315,28 @@ def test_an_exact_fix_allows_for_a_detour_it_cannot_see(array):
     err = np.linalg.norm(incs[0].position[:2] - src[:2])
     assert 1.0 < err < 10.0
     assert incs[0].ellipse.contains(incs[0].position, src)
+
+
+def test_later_impacts_inside_a_reported_sound_are_not_new_incidents(array):
+    """A crash's two later impacts, heard only by the two nearest sensors inside the span of
+    the event each already gave the located crash, are that crash, not two degraded
+    incidents; shots 1 s apart whose events ring longer than that still make one incident
+    each, because every sensor hears each of them."""
+    rng = np.random.default_rng(13)
+    crash, gun = taxonomy.by_name('crash').id, taxonomy.by_name('gunshot').id
+    src = np.array([60.0, -150.0, 1.5])
+    first = [dataclasses.replace(e, duration_s=0.9)
+             for e in shot_events(array, src, T0, rng, class_id=crash)]
+    near = sorted(first, key=lambda e: -e.level_db_spl)[:2]
+    later = [dataclasses.replace(e, onset_ns=e.onset_ns + k * 3 * NS // 10, duration_s=0.4)
+             for k in (1, 2) for e in near]
+    fu = Fusion(array, config())
+    incs = run(fu, first + later)
+    assert len(incs) == 1 and not incs[0].degraded and fu.pending() == 0
+    assert fu.counters['echoes'] == len(later)
+
+    shots = [T0 + 20 * NS + k * NS for k in range(3)]
+    evs = [dataclasses.replace(e, duration_s=1.5) for t in shots
+           for e in shot_events(array, np.array([-60.0, 40.0, 1.5]), t, rng, class_id=gun)]
+    incs = sorted(run(Fusion(array, config()), evs), key=lambda i: i.emission_ns)
+    assert len(incs) == 3 and not any(i.degraded for i in incs)

@@ -76,8 +76,10 @@ class Fusion:
         self.clocks = ClockOffsets(array.ids, gain=cfg.clock_gain,
                                    max_offset_s=10.0 * float(array.clock_tolerance_s.max()))
         self.counters: Counter[str] = Counter()
-        # (emission ns, predicted arrival ns per sensor, classes) of recent located incidents.
-        self._recent: deque[tuple[int, np.ndarray, set[int]]] = deque()
+        # Recent located incidents: emission ns, predicted arrival ns per sensor, classes, and
+        # per sensor row the span (onset to onset + duration, ns) of the event it took.
+        self._recent: deque[tuple[int, np.ndarray, set[int], dict[int, tuple[int, int]]]] = \
+            deque()
 
     @property
     def c(self) -> float:
@@ -147,7 +149,7 @@ class Fusion:
             support = [seed]
         # Without a fix, members that sit just after a located incident's arrival at their
         # sensor are its echoes or rejected reflections, not a new source.
-        echoes = [d for d in support if self._is_echo(d)]
+        echoes = [d for d in support if self._is_echo(d, repeats=True)]
         if echoes:
             self.assoc.pending.remove(echoes)
             self.counters['echoes'] += len(echoes)
@@ -168,16 +170,21 @@ class Fusion:
             / self.c
         return abs(pred) <= self.cfg.association.gate_s + float(self.array.clock_tolerance_s[i])
 
-    def _is_echo(self, det: Detection) -> bool:
-        """Whether a lone event falls just after a recent incident's arrival at its sensor."""
+    def _is_echo(self, det: Detection, repeats: bool = False) -> bool:
+        """Whether a lone event falls just after a recent incident's arrival at its sensor,
+        or (``repeats``) inside the span of the event that sensor gave that incident: a
+        crash's later impacts, a blast's swells, which no other sensors' events can locate
+        on their own."""
         i = self.array.index(det.sensor_id)
         gate = int((self.cfg.association.gate_s + self.array.clock_tolerance_s[i]) * NS)
         win = int(self.cfg.association.echo_window_s * NS)
         horizon = det.onset_ns - int(2.0 * self.cfg.association.max_range_m / self.c * NS)
         while self._recent and self._recent[0][0] < horizon - win:
             self._recent.popleft()
-        for _, arrivals, classes in self._recent:
-            if (arrivals[i] - gate <= det.onset_ns <= arrivals[i] + win
+        for _, arrivals, classes, spans in self._recent:
+            span = spans.get(i) if repeats else None
+            if ((arrivals[i] - gate <= det.onset_ns <= arrivals[i] + win
+                 or span is not None and span[0] < det.onset_ns <= span[1] + gate)
                     and any(classes_compatible(det.class_id, k,
                                                self.cfg.association.allow_class_disagreement)
                             for k in classes)):
@@ -378,7 +385,10 @@ class Fusion:
         cov = self._published_cov(fix, timing, straight)
         arrivals = emission + np.round(np.linalg.norm(self.array.positions - fix.position,
                                                       axis=1) / self.c * NS).astype(np.int64)
-        self._recent.append((emission, arrivals, {d.class_id for d in inl}))
+        spans = {self.array.index(d.sensor_id): (d.onset_ns,
+                                                 d.onset_ns + int(d.duration_s * NS))
+                 for d in list(inl) + same}
+        self._recent.append((emission, arrivals, {d.class_id for d in inl}, spans))
         if (straight and self.cfg.clock_correction
                 and fix.n_inliers >= self.cfg.clock_min_sensors and fix.dof > 0
                 and self._reduced_chi2(inl, fix) <= self.cfg.clock_max_reduced_chi2):
