@@ -128,7 +128,7 @@ def run(array: SensorArray, truth, events, clock_correction: bool, c: float = C)
         c0 = time.process_time()
         out += [(i, now) for i in fu.flush(now)]
         cpu += time.process_time() - c0
-    errs, terrs, inside, lat, base, per_shot, wrong = [], [], [], [], [], [], 0
+    errs, terrs, inside, lat, base, per_shot, major, wrong = [], [], [], [], [], [], [], 0
     half = len(truth) // 2       # the second half: clock estimates have settled
     emissions = np.array([t for t, _, _ in truth])
     owner = [int(np.argmin(np.abs(emissions - i.emission_ns))) for i, _ in out]
@@ -144,6 +144,7 @@ def run(array: SensorArray, truth, events, clock_correction: bool, c: float = C)
         errs.append(float(np.linalg.norm(inc.position[:2] - src[:2])))
         terrs.append(abs(inc.emission_ns - t) / NS)
         inside.append(inc.ellipse.contains(inc.position, src))
+        major.append(inc.ellipse.major_m)
         per_shot.append(sum(w == k for w in owner))
         lat.append((pub - min(d.onset_ns for d in heard)) / NS)
         base.append(float(np.linalg.norm(array.positions[array.index(loud.sensor_id), :2]
@@ -161,6 +162,7 @@ def run(array: SensorArray, truth, events, clock_correction: bool, c: float = C)
         'p90_error_m': float(np.percentile(errs_a, 90)),
         'max_error_m': float(errs_a.max()),
         'ellipse95_coverage': float(np.mean(inside)),
+        'median_ellipse_major_m': float(np.median(major)),
         'confidently_wrong': wrong,
         'incidents_per_shot': float(np.mean(per_shot)),
         'median_emission_error_ms': float(np.median(terrs) * 1e3),
@@ -192,7 +194,8 @@ def main() -> int:
               f'p90 {r["p90_error_m"] * 100:.1f} cm, max {r["max_error_m"]:.2f} m '
               f'(loudest-sensor baseline {r["baseline_loudest_sensor_median_error_m"]:.0f} m, '
               f'{r["baseline_loudest_sensor_median_error_m"] / r["median_error_m"]:.0f}x)')
-        print(f'  95 % ellipse coverage {r["ellipse95_coverage"] * 100:.1f} %, '
+        print(f'  95 % ellipse coverage {r["ellipse95_coverage"] * 100:.1f} % (median '
+              f'semi-major axis {r["median_ellipse_major_m"]:.2f} m), '
               f'{r["confidently_wrong"]} confidently wrong (> 50 m, outside it); '
               f'{r["incidents_per_shot"]:.2f} incidents per shot; emission time '
               f'error median {r["median_emission_error_ms"]:.3f} ms')

@@ -211,21 +211,26 @@ class Fusion:
         the sound. Sound that reaches most sensors over or around buildings arrives tens of
         ms late at each by a different amount; the straight-path fit then keeps whichever
         three happen to agree and claims a tenth of a metre for a position that can be
-        hundreds of metres off. Here every arrival carries the diffraction spread, and the
-        fix stands only if the seed and a spare sensor beyond the minimum agree with it;
-        its ellipse is accordingly wide."""
+        hundreds of metres off. This fix stands only if the seed and a spare sensor beyond
+        the minimum agree with it; its ellipse is accordingly wide."""
         need = self.cfg.fix.min_sensors + 1
         if len(dets) < need:
             return None
-        rows = [self.array.index(d.sensor_id) for d in dets]
-        pos = self.array.positions[rows]
-        times = np.array([(d.onset_ns - seed.onset_ns) / NS for d in dets])
-        sig = np.hypot(self._sigmas(dets), self.cfg.nlos_sigma_s)
-        cfg = dataclasses.replace(self.cfg.fix, max_residual_s=self.cfg.association.gate_s)
-        fix = self._checked(locate(pos, times, sig, cfg, init=init), pos)
+        fix, pos = self._detoured_fit(dets, seed.onset_ns, init)
+        fix = self._checked(fix, pos)
         if fix is None or fix.n_inliers < need or not fix.inliers[k]:
             return None
         return fix
+
+    def _detoured_fit(self, dets: Sequence[Detection], ref_ns: int,
+                      init: np.ndarray) -> tuple[Fix | None, np.ndarray]:
+        """Every arrival carries the diffraction spread and the association gate bounds its
+        residual. Returns the fit (None when it fails) and the sensors' positions."""
+        pos = self.array.positions[[self.array.index(d.sensor_id) for d in dets]]
+        times = np.array([(d.onset_ns - ref_ns) / NS for d in dets])
+        sig = np.hypot(self._sigmas(dets), self.cfg.nlos_sigma_s)
+        cfg = dataclasses.replace(self.cfg.fix, max_residual_s=self.cfg.association.gate_s)
+        return locate(pos, times, sig, cfg, init=init), pos
 
     def _fit(self, dets: Sequence[Detection], seed: Detection,
              init: np.ndarray) -> Fix | None:
@@ -338,23 +343,27 @@ class Fusion:
 
         - Nothing checks an exact fit (as many sensors as unknowns): in a street the paths
           may bend round buildings by the diffraction spread, so it is allowed for.
-        - When many sensors that heard the sound disagree with the fit, the ones that agree
-          may share their error: the robust spread of every member's residual, not only
-          the inliers', sets the scale.
         - Neighbouring sensors' model errors are not independent (the same air, the same
           buildings in the way): the uncertainty does not shrink with the count of sensors
           beyond the few a fix needs to check itself.
+        - When two or more sensors that heard the sound disagree with a straight-path fit,
+          paths bend round buildings here and the inliers may share their detour, which
+          their agreement cannot show: the fit allowing for detours over every member
+          bounds how well the position is known.
         """
-        sig = self._sigmas(timing)
-        if not straight:
-            sig = np.hypot(sig, self.cfg.nlos_sigma_s)
-        if fix.dof == 0:
-            widen = float(np.mean(1.0 + (self.cfg.nlos_sigma_s / sig[fix.inliers]) ** 2))
-        else:
-            spread = (1.4826 * float(np.median(np.abs(fix.residuals_s) / sig))) ** 2
-            widen = max(1.0, spread / fix.scale)
         need = self.cfg.fix.min_sensors + 1
-        return fix.cov * widen * max(1.0, fix.n_inliers / need)
+        independent = max(1.0, fix.n_inliers / need)
+        cov = fix.cov * independent
+        if fix.dof == 0:
+            sig = self._sigmas(timing)[fix.inliers]
+            cov = cov * float(np.mean(1.0 + (self.cfg.nlos_sigma_s / sig) ** 2))
+        if straight and len(timing) - fix.n_inliers >= 2:
+            alt, _ = self._detoured_fit(timing, timing[0].onset_ns, fix.position)
+            if alt is not None:
+                alt_cov = alt.cov * max(1.0, alt.n_inliers / need)
+                if np.trace(alt_cov[:2, :2]) > np.trace(cov[:2, :2]):
+                    cov = alt_cov
+        return cov
 
     # -- output -------------------------------------------------------------------------
     def _emit_fix(self, group: Group, fix: Fix, straight: bool = True) -> LocatedIncident | None:
