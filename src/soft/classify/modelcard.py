@@ -212,14 +212,20 @@ def render_model_card(report: dict, system: dict | None = None,
             'hears the real thing.', '',
             'Real recordings used in training: '
             + ', '.join(f'{c} {NAMES[c]}' for c in real_classes) + '.', '']
-    out += render_results(report)
+    return '\n'.join(out + _measured(report, system, generators, evaluation))
+
+
+def _measured(report: dict, system: dict | None, generators: dict | None,
+              evaluation: dict | None) -> list[str]:
+    """Every measured section, from the run's own to the whole system's."""
+    out = render_results(report)
     if evaluation:
         out += render_evaluation(evaluation)
     if generators:
         out += render_generator_summary(generators)
     if system:
         out += render_system(system)
-    return '\n'.join(out)
+    return out
 
 
 _RESULTS_HEADING = '## Held-out REAL clips, as recorded'
@@ -271,14 +277,7 @@ def render_rethresholded_card(base: str, report: dict, model_path: str,
                        'figures the run measures itself (held-out real crops, generated '
                        'validation, background false alarms, thresholds) come from its own '
                        'data build, which may differ from the source\'s.')
-    out += [''] + render_results(report)
-    if evaluation:
-        out += render_evaluation(evaluation)
-    if generators:
-        out += render_generator_summary(generators)
-    if system:
-        out += render_system(system)
-    return '\n'.join(out)
+    return '\n'.join(out + [''] + _measured(report, system, generators, evaluation))
 
 
 def render_results(report: dict) -> list[str]:
