@@ -32,6 +32,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import shapely  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'src'))
@@ -81,7 +82,7 @@ def scenario_buildings(array: SensorArray, buildings: BuildingMap, n: int, seed:
     t = 10 * NS
     while len(truth) < n:
         src = np.array([*rng.uniform(-400, 400, 2), 1.5])
-        if any(poly.contains(_point(src)) for poly in buildings.polygons):
+        if any(poly.contains(shapely.Point(src[:2])) for poly in buildings.polygons):
             continue
         t += int(rng.uniform(2.0, 5.0) * NS)
         for shot in range(3 if rng.uniform() < 0.25 else 1):
@@ -101,11 +102,6 @@ def scenario_buildings(array: SensorArray, buildings: BuildingMap, n: int, seed:
                 events += heard
         t += 2 * NS
     return truth, sorted(events, key=lambda e: e.onset_ns), c
-
-
-def _point(p: np.ndarray):
-    import shapely
-    return shapely.Point(float(p[0]), float(p[1]))
 
 
 def run(array: SensorArray, truth, events, clock_correction: bool, c: float = C) -> dict:

@@ -60,8 +60,8 @@ class FusionComponent(Component):
               min=1e-6, max=1.0),
         Param('model_sigma_s', 1e-3, 'Timing error of the straight-path model added to every '
               'arrival (air temperature, wind, smoothed onsets), s.', min=0.0, max=0.1),
-        Param('nlos_sigma_s', 0.015, 'Spread of the delays of paths over or around buildings, '
-              'used by the coarse fit, s.', min=1e-4, max=0.5),
+        Param('nlos_sigma_s', 0.015, 'Spread of the delays of paths over or around buildings '
+              '(coarse fit, ellipse of unchecked or contradicted fixes), s.', min=1e-4, max=0.5),
         Param('fallback_radius_m', 150.0, '95 % radius around the loudest sensor when the '
               'position is degraded, m.', min=1.0, max=5000.0),
         Param('max_ellipse_m', 200.0, 'A fix whose 95 % major semi-axis is longer is treated '

@@ -36,9 +36,10 @@ class FusionConfig:
     # that a building corner has smoothed. Without it a fix's inlier gate and ellipse claim
     # the sensors' 0.1 ms onset precision, a tenth of a metre, for positions metres off.
     model_sigma_s: float = 1e-3
-    # Spread of the extra delay of paths bent over or around buildings (tens of ms). The
+    # Spread of the extra delay of paths bent over or around buildings (tens of ms): the
     # coarse fit uses it when the straight-path fit cannot keep the seed, or keeps no spare
-    # sensor to check itself while more sensors heard the sound.
+    # sensor to check itself while more sensors heard the sound; and it bounds the ellipse
+    # of a fix that nothing checks or that several of its sensors contradict.
     nlos_sigma_s: float = 0.015
     clock_correction: bool = True
     clock_gain: float = 0.01
