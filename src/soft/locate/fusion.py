@@ -48,6 +48,16 @@ class FusionConfig:
 
 
 @dataclass(frozen=True)
+class _Recent:
+    """A located source, kept a while to recognise what else it makes heard."""
+
+    emission_ns: int
+    arrivals_ns: np.ndarray                # predicted arrival at every sensor row
+    classes: set[int]
+    spans: dict[int, tuple[int, int]]      # sensor row -> its event's onset, end (ns)
+
+
+@dataclass(frozen=True)
 class LocatedIncident:
     """A located source, ready to become an ``Incident`` message."""
 
@@ -77,10 +87,7 @@ class Fusion:
         self.clocks = ClockOffsets(array.ids, gain=cfg.clock_gain,
                                    max_offset_s=10.0 * float(array.clock_tolerance_s.max()))
         self.counters: Counter[str] = Counter()
-        # Recent located incidents: emission ns, predicted arrival ns per sensor, classes, and
-        # per sensor row the span (onset to onset + duration, ns) of the event it took.
-        self._recent: deque[tuple[int, np.ndarray, set[int], dict[int, tuple[int, int]]]] = \
-            deque()
+        self._recent: deque[_Recent] = deque()
 
     @property
     def c(self) -> float:
@@ -180,15 +187,16 @@ class Fusion:
         gate = int((self.cfg.association.gate_s + self.array.clock_tolerance_s[i]) * NS)
         win = int(self.cfg.association.echo_window_s * NS)
         horizon = det.onset_ns - int(2.0 * self.cfg.association.max_range_m / self.c * NS)
-        while self._recent and self._recent[0][0] < horizon - win:
+        while self._recent and self._recent[0].emission_ns < horizon - win:
             self._recent.popleft()
-        for _, arrivals, classes, spans in self._recent:
-            span = spans.get(i) if repeats else None
-            if ((arrivals[i] - gate <= det.onset_ns <= arrivals[i] + win
+        for rec in self._recent:
+            arrival = int(rec.arrivals_ns[i])
+            span = rec.spans.get(i) if repeats else None
+            if ((arrival - gate <= det.onset_ns <= arrival + win
                  or span is not None and span[0] < det.onset_ns <= span[1] + gate)
                     and any(classes_compatible(det.class_id, k,
                                                self.cfg.association.allow_class_disagreement)
-                            for k in classes)):
+                            for k in rec.classes)):
                 return True
         return False
 
@@ -398,7 +406,7 @@ class Fusion:
         spans = {self.array.index(d.sensor_id): (d.onset_ns,
                                                  d.onset_ns + int(d.duration_s * NS))
                  for d in list(inl) + same}
-        self._recent.append((emission, arrivals, {d.class_id for d in inl}, spans))
+        self._recent.append(_Recent(emission, arrivals, {d.class_id for d in inl}, spans))
         if (straight and self.cfg.clock_correction
                 and fix.n_inliers >= self.cfg.clock_min_sensors and fix.dof > 0
                 and self._reduced_chi2(inl, fix) <= self.cfg.clock_max_reduced_chi2):
