@@ -368,3 +368,19 @@ def test_ellipses_behind_buildings_hold_the_source_19_times_in_20(array, site):
         errs.append(np.linalg.norm(inc.position[:2] - src[:2]))
     assert np.mean(inside) >= 0.9, (np.mean(inside), np.round(errs, 1))
     assert np.median(errs) < 6.0
+
+
+def test_a_fix_whose_allowance_for_detours_leaves_no_position_is_degraded(array):
+    """Three sensors 160-280 m from a source outside the array: their arrivals fit exactly,
+    and once the fit allows for paths round buildings, its ellipse is wider than
+    ``max_ellipse_m``: the incident says its position is only the loudest sensor's."""
+    centre = array.positions[:, :2].mean(0)
+    src = np.array([*(centre + 800.0 * np.array([np.sqrt(0.5), np.sqrt(0.5)])), 1.5])
+    rows = np.argsort(np.linalg.norm(array.positions - src, axis=1))[:3]
+    evs = shot_events(array, src, T0, np.random.default_rng(3), only=rows)
+    fu = Fusion(array, config())
+    incs = run(fu, evs)
+    assert len(incs) == 1 and incs[0].degraded
+    assert incs[0].ellipse.major_m == 150.0 and fu.counters['fix_too_uncertain'] == 1
+    loudest = max(evs, key=lambda e: e.level_db_spl).sensor_id
+    assert np.allclose(incs[0].position[:2], array.positions[array.index(loudest), :2])

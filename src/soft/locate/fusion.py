@@ -401,6 +401,11 @@ class Fusion:
                                 + 20.0 * np.log10(np.maximum(dist, 1.0))))
         emission = seed.onset_ns + int(round(fix.emission_s * NS))
         cov = self._published_cov(fix, timing, straight)
+        if ellipse_from_cov(cov[:2, :2]).major_m > self.cfg.max_ellipse_m:
+            # Allowing for what the fit cannot see leaves the position unknown: the loudest
+            # sensor is the better guess, and the incident says it is degraded.
+            self.counters['fix_too_uncertain'] += 1
+            return self._emit_degraded(group)
         arrivals = emission + np.round(np.linalg.norm(self.array.positions - fix.position,
                                                       axis=1) / self.c * NS).astype(np.int64)
         spans = {self.array.index(d.sensor_id): (d.onset_ns,
