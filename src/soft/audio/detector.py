@@ -115,6 +115,9 @@ class WindowVerdict:
     probs: np.ndarray
 
 
+_RISE_FRAMES = 3    # frames after an onset that measure how loud it rises
+
+
 @dataclass
 class _Pending:
     onset_sample: float
@@ -323,7 +326,8 @@ class StreamingDetector:
             return []
         self._pending = [p for p in self._pending
                          if p.win_start + self.window > self._frames_total]
-        ready = [p for p in ready if p.sustained or not self._dominated(p)]
+        onsets = [q for q in ready + self._pending if not q.sustained]
+        ready = [p for p in ready if p.sustained or not self._dominated(p, onsets)]
         out: list[Detection] = []
         for i in range(0, len(ready), self.cfg.max_batch):
             chunk = ready[i:i + self.cfg.max_batch]
@@ -352,22 +356,36 @@ class StreamingDetector:
         return WindowVerdict(self.time_ns(p.onset_sample), self.time_ns(start),
                              self.time_ns(end), p.sustained, np.asarray(probs).copy())
 
-    def _dominated(self, p: _Pending) -> bool:
+    def _dominated(self, p: _Pending, onsets: list[_Pending]) -> bool:
         """True when a louder sound later in the window, not this onset, would be classified.
 
         The window runs a second past the onset, so a noise onset shortly before a gunshot
         would otherwise be labelled gunshot and stamped too early; the louder sound has its
-        own onset and window.
+        own onset and window. Within the onset's own head that holds too when this onset's
+        sound fell back and another onset then rose far above it: a faint click 0.1 s before
+        a shot would be stamped with the shot's label at its own time, and the shot's onset
+        then lost to the rate limit.
         """
         rel = max(0, p.onset_frame - p.win_start)
         head = rel + self.head_frames
         if head >= self.window:
             return False
         level = self.aux.read(p.win_start, p.win_start + self.window)[:, 0]
-        if level[head:].max() > level[rel:head].max() + self.cfg.dominance_db:
+        dominated = level[head:].max() > level[rel:head].max() + self.cfg.dominance_db
+        own = level[rel:rel + _RISE_FRAMES].max()
+        for q in onsets:
+            k = q.onset_frame - p.win_start
+            if dominated:
+                break
+            # ... and this one's sound had fallen back before it: a blast's slow rise makes
+            # onsets that each rise over the last, and its first is still its onset.
+            if (rel + _RISE_FRAMES < k < head
+                    and level[k:k + _RISE_FRAMES].max() > own + self.cfg.dominance_db
+                    and level[rel + _RISE_FRAMES:k].min() < own - self.cfg.dominance_db):
+                dominated = True
+        if dominated:
             self.counters['dominated_onsets'] += 1
-            return True
-        return False
+        return dominated
 
     def _decide(self, p: _Pending, probs: np.ndarray) -> Detection | None:
         cfg = self.cfg
