@@ -371,18 +371,19 @@ class StreamingDetector:
         if head >= self.window:
             return False
         level = self.aux.read(p.win_start, p.win_start + self.window)[:, 0]
-        dominated = level[head:].max() > level[rel:head].max() + self.cfg.dominance_db
+        margin = self.cfg.dominance_db
         own = level[rel:rel + _RISE_FRAMES].max()
-        for q in onsets:
+
+        def precursor_of(q: _Pending) -> bool:
+            # This onset's sound fell back before q rose far above it; a blast's slow rise
+            # makes onsets that each rise over the last, and its first is still its onset.
             k = q.onset_frame - p.win_start
-            if dominated:
-                break
-            # ... and this one's sound had fallen back before it: a blast's slow rise makes
-            # onsets that each rise over the last, and its first is still its onset.
-            if (rel + _RISE_FRAMES < k < head
-                    and level[k:k + _RISE_FRAMES].max() > own + self.cfg.dominance_db
-                    and level[rel + _RISE_FRAMES:k].min() < own - self.cfg.dominance_db):
-                dominated = True
+            return (rel + _RISE_FRAMES < k < head
+                    and level[k:k + _RISE_FRAMES].max() > own + margin
+                    and level[rel + _RISE_FRAMES:k].min() < own - margin)
+
+        dominated = level[head:].max() > level[rel:head].max() + margin \
+            or any(precursor_of(q) for q in onsets)
         if dominated:
             self.counters['dominated_onsets'] += 1
         return dominated
