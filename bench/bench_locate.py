@@ -45,7 +45,7 @@ from soft.locate.multilateration import FixConfig  # noqa: E402
 from soft.locate.sensor_array import SensorArray  # noqa: E402
 from soft.paths import default_site  # noqa: E402
 from soft.sim.propagation import (Atmosphere, BuildingMap, PropagationModel,  # noqa: E402
-                                  estimate_level_db)
+                                  audible_paths)
 from soft.site import load_site  # noqa: E402
 
 NS = 1_000_000_000
@@ -87,13 +87,12 @@ def scenario_buildings(array: SensorArray, buildings: BuildingMap, n: int, seed:
         if any(poly.contains(shapely.Point(src[:2])) for poly in buildings.polygons):
             continue
         t += int(rng.uniform(2.0, 5.0) * NS)
+        paths = audible_paths(src, array.positions, buildings, source_db, audible_db, atm,
+                              model, max_range_m=600.0)
         for shot in range(3 if rng.uniform() < 0.25 else 1):
             emission = t + shot * NS
             heard = []
-            for j in np.flatnonzero(np.linalg.norm(array.positions - src, axis=1) < 600.0):
-                path = buildings.path(src, array.positions[j])
-                if estimate_level_db(source_db, path, atm, model) < audible_db:
-                    continue
+            for j, path in paths:
                 sig = float(rng.uniform(1e-4, 5e-4))
                 on = emission + int(round((path.length_m / c + rng.normal(0, sig)
                                            + offsets[j]) * NS))

@@ -18,7 +18,7 @@ from soft.locate.fusion import Fusion, FusionConfig
 from soft.locate.multilateration import FixConfig
 from soft.locate.sensor_array import SensorArray
 from soft.paths import default_site
-from soft.sim.propagation import Atmosphere, BuildingMap, PropagationModel, estimate_level_db
+from soft.sim.propagation import Atmosphere, BuildingMap, audible_paths
 from soft.site import load_site
 
 C = 340.3
@@ -59,12 +59,10 @@ def detoured_events(array, buildings, src, emission_ns, rng, source_db=140.0,
                     audible_db=50.0):
     """One shot as the sensors hear it along the simulator's paths, over the roofs or round
     the corners of the site's buildings: most arrive tens of ms after the straight path."""
-    atm, model = Atmosphere(temperature_c=15.0), PropagationModel()
+    atm = Atmosphere(temperature_c=15.0)
     out = []
-    for j in range(len(array)):
-        path = buildings.path(src, array.positions[j])
-        if path.direct_m > 600.0 or estimate_level_db(source_db, path, atm, model) < audible_db:
-            continue
+    for j, path in audible_paths(src, array.positions, buildings, source_db, audible_db, atm,
+                                 max_range_m=600.0):
         sig = float(rng.uniform(1e-4, 5e-4))
         on = emission_ns + int(round((path.length_m / atm.c + rng.normal(0.0, sig)) * NS))
         out.append(Detection(array.ids[j], on, 1, 0.9,

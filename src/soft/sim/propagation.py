@@ -211,6 +211,23 @@ def estimate_level_db(level_db: float, path: PathGeometry, atm: Atmosphere,
     return level_db - loss
 
 
+def audible_paths(src: np.ndarray, mics: np.ndarray, buildings: BuildingMap, level_db: float,
+                  audible_db: float, atm: Atmosphere,
+                  model: PropagationModel = PropagationModel(),
+                  max_range_m: float = math.inf) -> list[tuple[int, PathGeometry]]:
+    """The microphones (rows of ``mics``) that hear a source of ``level_db`` at 1 m above
+    ``audible_db`` at 1 kHz, each with the path it hears it along: what a test or a bench
+    needs to place arrivals where the simulator would, without rendering any audio."""
+    src = np.asarray(src, float)
+    mics = np.asarray(mics, float)
+    out = []
+    for j in np.flatnonzero(np.linalg.norm(mics - src, axis=1) < max_range_m):
+        path = buildings.path(src, mics[j])
+        if estimate_level_db(level_db, path, atm, model) >= audible_db:
+            out.append((int(j), path))
+    return out
+
+
 TAIL_S = 0.1  # length allowed for absorption/diffraction responses, s
 
 
