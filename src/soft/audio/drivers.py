@@ -116,11 +116,14 @@ class FileDriver:
 
     The file is read in chunks (hour-long recordings are never loaded whole), downmixed to
     mono and resampled to ``sample_rate``. ``path`` may also be a binary file object (tests
-    keep audio in memory).
+    keep audio in memory). A truncated file is refused, unless ``play_truncated``: then its
+    readable part plays and ``truncated`` says what was missing (an evaluation counts the
+    hours it did hear; a sensor must not loop a broken file unnoticed).
     """
 
     def __init__(self, path: str | os.PathLike | BinaryIO, sample_rate: int = 16000,
-                 start_ns: int = 0, loop: bool = False, block_s: float = 0.1):
+                 start_ns: int = 0, loop: bool = False, block_s: float = 0.1,
+                 play_truncated: bool = False):
         self.path = path
         self.name = (os.fspath(path) if isinstance(path, (str, os.PathLike))
                      else getattr(path, 'name', '<in-memory file>'))
@@ -132,6 +135,8 @@ class FileDriver:
         self._emitted = 0              # output samples handed out
         self._ready = np.zeros(0, dtype=np.float32)
         self.exhausted = False
+        self.play_truncated = bool(play_truncated)
+        self.truncated: str | None = None
 
     def _error(self, what: str) -> AudioInputError:
         return AudioInputError(f'audio file {self.name}: {what}')
@@ -152,13 +157,18 @@ class FileDriver:
         if info.format in ('WAV', 'WAVEX'):
             short = _wav_missing_bytes(self.path)
             if short:
-                raise self._error(f'truncated: the WAV data chunk lacks {short} bytes')
+                self._truncated(f'truncated: the WAV data chunk lacks {short} bytes')
         self.file_rate = int(info.samplerate)
         self.channels = int(info.channels)
         self.frames = int(info.frames)
         self._rs = (None if self.file_rate == self.sample_rate
                     else _Resampler(self.file_rate, self.sample_rate))
         self._rewind()
+
+    def _truncated(self, what: str) -> None:
+        if not self.play_truncated:
+            raise self._error(what)
+        self.truncated = self.truncated or what
 
     def _rewind(self) -> None:
         self._sf.seek(0)
@@ -182,8 +192,8 @@ class FileDriver:
         if len(data) < n:
             got = self._buf_start + len(self._in_buf)
             if 0 < self.frames and got < self.frames:
-                raise self._error(f'truncated: header announces {self.frames} frames, '
-                                  f'only {got} readable')
+                self._truncated(f'truncated: header announces {self.frames} frames, '
+                                f'only {got} readable')
             self._eof = True
 
     def _available(self) -> int:

@@ -253,7 +253,8 @@ def _manifest_files(root: Path) -> list[Path]:
     return found
 
 
-def _audio_files(root: Path) -> list[Path]:
+def audio_files(root: Path) -> list[Path]:
+    """Audio files under ``root`` by extension, hidden files left out, in a stable order."""
     return sorted(p for p in root.rglob('*') if p.suffix.lower() in AUDIO_EXTENSIONS
                   and p.is_file() and not p.name.startswith('.'))
 
@@ -269,7 +270,7 @@ def detect_layout(root: Path) -> str:
         return 'esc50'
     if (root / 'metadata' / 'UrbanSound8K.csv').is_file():
         return 'urbansound8k'
-    audio = _audio_files(root)
+    audio = audio_files(root)
     if audio and _strong_labels(root, audio, LabelMapper(DEFAULT_LABEL_MAP), probe=True):
         return 'dcase'
     if any(len(p.relative_to(root).parts) >= 2 for p in audio):
@@ -373,7 +374,7 @@ def _load_us8k(data: Dataset, mapper: LabelMapper) -> None:
 
 
 def _load_folders(data: Dataset, mapper: LabelMapper) -> None:
-    for p in _audio_files(data.root):
+    for p in audio_files(data.root):
         rel = p.relative_to(data.root)
         if len(rel.parts) < 2:
             data.skipped.append((p, 'unlabelled: not inside a label folder'))
@@ -480,7 +481,7 @@ def _strong_labels(root: Path, audio: list[Path], mapper: LabelMapper, probe: bo
 
 
 def _load_dcase(data: Dataset, mapper: LabelMapper) -> None:
-    audio = _audio_files(data.root)
+    audio = audio_files(data.root)
     strong = _strong_labels(data.root, audio, mapper)
     for p in audio:
         if p not in strong:
@@ -550,6 +551,35 @@ def read_audio(path: Path, sample_rate: int, max_s: float) -> tuple[np.ndarray, 
             > max(10, CLIPPED_SHARE * x.size):
         notes.append('clipped')
     return x, notes
+
+
+def duration_s(path: Path) -> float | None:
+    """A file's duration from its header alone; None when the header cannot be read (the
+    loader then reports the file with its reason)."""
+    import soundfile as sf
+    try:
+        info = sf.info(str(path))
+    except Exception:  # noqa: BLE001 - libsndfile raises several types on bad files
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 else None
+
+
+def long_backgrounds(clips: list[LabelledClip], max_s: float, max_strong_s: float = 600.0
+                     ) -> tuple[list[LabelledClip], list[LabelledClip]]:
+    """(the rest, event-free background recordings longer than :func:`load_audio` loads).
+
+    Such recordings are what a false-alarm rate per hour needs, so they are streamed from
+    disk (:mod:`soft.evaluation.recordings`) instead of skipped as too long.
+    """
+    rest, long = [], []
+    for c in clips:
+        limit = max_s if c.events is None else max_strong_s
+        if c.class_id == taxonomy.BACKGROUND and not c.events \
+                and (duration_s(c.path) or 0.0) > limit:
+            long.append(c)
+        else:
+            rest.append(c)
+    return rest, long
 
 
 def load_audio(clips: list[LabelledClip], sample_rate: int, max_s: float = 60.0,

@@ -46,7 +46,7 @@ import numpy as np
 from soft.audio.drivers import NS
 from soft.classify import taxonomy
 from soft.cliargs import float_in, range_in, values_in
-from soft.evaluation import clip_eval, mixtures as mx
+from soft.evaluation import clip_eval, mixtures as mx, recordings
 from soft.evaluation.intervals import format_ci as _ci, poisson_rate
 from soft.evaluation.insertions import INSERTIONS_DEFINITION, InsertionLedger
 from soft.evaluation.misses import MISSES_DEFINITION, MissLedger
@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--fa-minutes', type=float, default=10.0,
                    help='minutes of generated traffic for the false-alarm rate')
     p.add_argument('--max-clip-s', type=float, default=60.0,
-                   help='longer weakly labelled clips are skipped (reason: long)')
+                   help='longer weakly labelled clips are skipped (reason: long), except '
+                   'background recordings, which are streamed for the false alarms per hour')
     p.add_argument('--onset-budget', type=_budget, default=None, metavar='PER_S',
                    help='onsets a second the detector classifies freely before only the '
                    'salient ones pass (default: config/params/sensor.yaml; 0: every onset), '
@@ -118,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
                    'off (air absorption, ground reflection; at street level unless '
                    '--street-spl none), as a sensor hears a distant shot (default: '
                    f'{",".join(f"{d:g}" for d in FAR_M)}; "none": skip)')
+    p.add_argument('--streams', type=Path, default=None, metavar='DIR',
+                   help='every audio file under DIR is an event-free background recording of '
+                   'any length (a site\'s own street captures), streamed whole through the '
+                   'detector for police false alarms per hour; DATA\'s background recordings '
+                   'longer than --max-clip-s are streamed the same way')
     p.add_argument('--quiet', action='store_true', help='no progress lines on stderr')
     return p
 
@@ -221,6 +227,9 @@ def evaluate(args: argparse.Namespace) -> dict:
     split = args.split or ('val' if data.layout == 'manifest' else 'all')
     clips, split_info = select_split(data, split, args.val_fraction, args.split_seed)
     log(f'{data.layout} layout: {len(data.clips)} clips listed, {len(clips)} in split {split}')
+    clips, long_bg = layouts.long_backgrounds(clips, args.max_clip_s)
+    streams = recordings.pooled([c.path for c in long_bg] + (
+        recordings.audio_under(args.streams) if args.streams is not None else []))
     loaded, audio_rep = layouts.load_audio(clips, sr, max_s=args.max_clip_s)
     skipped = list(data.skipped) + list(audio_rep.skipped)
     if data.unknown_labels:
@@ -241,7 +250,9 @@ def evaluate(args: argparse.Namespace) -> dict:
                  'ignored_by_label_map': data.ignored,
                  'skipped_reasons': dict(Counter(r.split(':')[0] for _, r in skipped)),
                  'skipped': [[str(p), r] for p, r in skipped],
-                 'kept_with_note': dict(audio_rep.notes), **split_info},
+                 'kept_with_note': dict(audio_rep.notes),
+                 'long_background_recordings': len(long_bg),
+                 'streams': None if args.streams is None else str(args.streams), **split_info},
         'seed': args.seed,
     }
     # 1. clip level
@@ -271,6 +282,11 @@ def evaluate(args: argparse.Namespace) -> dict:
                 and (c.events is None or not c.events)]
     report['false_alarms'] = _false_alarm_section(bg_clips, classifier, cfg, sr, args, log)
     timings['false_alarms_s'] = time.perf_counter() - t
+    if streams:
+        t = time.perf_counter()
+        report['long_recordings'] = recordings.long_recordings_section(
+            streams, classifier, cfg, log, roots=[r for r in (args.streams, args.data) if r])
+        timings['long_recordings_s'] = time.perf_counter() - t
 
     # 4. band-limited recordings
     t = time.perf_counter()
@@ -610,7 +626,9 @@ def format_report(r: dict) -> str:
     lines.append(f'model {r["model"]["version"]}  sha256 {r["model"]["sha256"][:16]}...')
     lines.append(f'data {d["root"]} ({d["layout"]}, split {d["split"]}): {d["loaded"]} clips '
                  f'loaded, skipped {d["skipped_reasons"] or 0}, unknown labels '
-                 f'{d["unknown_labels_as_background"] or 0}')
+                 f'{d["unknown_labels_as_background"] or 0}'
+                 + (f', {d["long_background_recordings"]} long background recordings streamed'
+                    if d.get('long_background_recordings') else ''))
     lines.append('')
     lines += _clip_lines(r['clip_level'], 'Clip level')
     e = r['event_based']
@@ -639,6 +657,7 @@ def format_report(r: dict) -> str:
         lines.append('Windows classified per second of background: ' + ', '.join(
             f'{k} {_f(fa[k]["classified_windows_per_s"])} ({fa[k]["onsets_over_budget"]} '
             'onsets over the budget)' for k in ('real', 'generated')))
+    lines.extend(recordings.recording_lines(r.get('long_recordings')))
     lines.extend(_variant_lines(r.get('bandwidth', {}).get('per_cutoff', {}), 'Hz',
                                 'every clip band-limited as if recorded at twice the cutoff'))
     lines.extend(_street_lines(r.get('street_level')))
@@ -650,5 +669,7 @@ def format_report(r: dict) -> str:
     lines.append(f'time: {t["total_s"]:.0f} s (clips {t["clip_level_s"]:.0f} s, events '
                  f'{t["event_based_s"]:.0f} s, false alarms {t["false_alarms_s"]:.0f} s, '
                  f'band-limited {t.get("bandwidth_s", 0.0):.0f} s, street level '
-                 f'{t.get("street_level_s", 0.0):.0f} s, far {t.get("far_s", 0.0):.0f} s)')
+                 f'{t.get("street_level_s", 0.0):.0f} s, far {t.get("far_s", 0.0):.0f} s'
+                 + (f', long recordings {t["long_recordings_s"]:.0f} s'
+                    if 'long_recordings_s' in t else '') + ')')
     return '\n'.join(lines)
