@@ -373,6 +373,7 @@ def run_simulate(args: Any) -> int:
 def run_site(args: Any) -> int:
     from soft.audio.features import FeatureConfig
     from soft.classify.inference import Classifier
+    from soft.evaluation.soak import EventTally
     from soft.graph.embedded_host import EmbeddedHost
     from soft.graph.sensor_node import SensorComponent
     from soft.paths import default_model
@@ -386,6 +387,7 @@ def run_site(args: Any) -> int:
     # The real clock starts at the host's epoch time so stamps are comparable across sites.
     host = EmbeddedHost(start_ns=time.time_ns(), realtime=True, log=lambda lvl, node, text: print(
         f'[{lvl}] {node}: {text}', file=sys.stderr))
+    started: list[str] = []
     for sid in ids:
         params: dict[str, Any] = {'sensor_id': sid, 'driver': args.driver,
                                   'sensitivity_dbfs': float(site.sensor(sid).sensitivity_dbfs)}
@@ -396,24 +398,32 @@ def run_site(args: Any) -> int:
         try:
             host.add(SensorComponent, namespace=f'sensor_{sid}', params=params,
                      resources={'classifier': classifier})
+            started.append(sid)
         except (OSError, ValueError, RuntimeError) as exc:
             # One broken microphone must not keep the others from listening.
             print(f'soft run: sensor {sid} not started: {exc}', file=sys.stderr)
     if not host.nodes:
         raise RuntimeError('no sensor could be started')
 
+    tally = EventTally(started)
+
     def show(topic: str, msg: Any, now: int) -> None:
         if msg.__msgtype__ == 'soft/msg/AcousticEvent':
+            tally.add(msg.sensor_id, msg.class_id)
             print(f'{messages.stamp_ns(msg.header.stamp) / NS:10.3f} {msg.sensor_id} '
                   f'{taxonomy.by_id(msg.class_id).name} {msg.confidence:.2f} '
                   f'{msg.level_db_spl:.0f} dB SPL', flush=True)
     host.tap(None, show)
-    end = host.now + int((args.seconds if args.seconds is not None
-                          else 10 * 365 * 86400) * NS)
+    start = host.now
+    end = start + int((args.seconds if args.seconds is not None
+                       else 10 * 365 * 86400) * NS)
     try:
         host.run_until(end)
     except KeyboardInterrupt:
         pass
     finally:
         host.shutdown()
+        # the soak figure: police events per sensor-hour, from the events alone
+        for line in tally.lines((host.now - start) / NS / 3600.0):
+            print(f'soft run: {line}', file=sys.stderr)
     return 0
