@@ -28,14 +28,15 @@ def band_model(tmp_path_factory):
     return make_test_model(tmp_path_factory.mktemp('m') / 'band.onnx', cfg, w, b)
 
 
-def street_with_bursts(seconds: float, every_s: float, seed: int = 0) -> np.ndarray:
+def street_with_bursts(seconds: float, every_s: float, seed: int = 0, amp: float = 0.2
+                       ) -> np.ndarray:
     """Brown-ish noise with a short 2-3 kHz burst every ``every_s`` seconds."""
     rng = np.random.default_rng(seed)
     x = np.cumsum(rng.standard_normal(int(seconds * SR))) * 2e-4
     x -= np.convolve(x, np.ones(801) / 801, mode='same')     # keep it from wandering off
     x += 0.003 * rng.standard_normal(x.size)
     t = np.arange(int(0.6 * SR)) / SR
-    burst = 0.2 * sum(np.sin(2 * np.pi * f * t) for f in (2200, 2500, 2800)) * np.exp(-t / 0.4)
+    burst = amp * sum(np.sin(2 * np.pi * f * t) for f in (2200, 2500, 2800)) * np.exp(-t / 0.4)
     for k in range(int(seconds // every_s)):
         i = int((k * every_s + every_s / 2) * SR)
         x[i:i + t.size] += burst
@@ -132,3 +133,44 @@ def test_streams_folder_without_audio_is_a_clear_error(tmp_path, band_model, cap
                  '--quiet'])
     assert code == 2
     assert '--streams: no audio files under' in capsys.readouterr().err
+
+
+def test_a_sites_recordings_re_threshold_a_model_until_it_raises_no_alert(
+        tmp_path, band_model, capsys):
+    """soft evaluate --streams finds the site's false alerts; soft train --epochs 0
+    --check-streams raises the thresholds over them; the new model passes the same check."""
+    from soft.classify.train import main as train_main
+
+    site = tmp_path / 'site'
+    site.mkdir()
+    sf.write(str(site / 'a.flac'), street_with_bursts(150.0, 10.0, amp=0.02), SR)
+    clf = Classifier(band_model, threads=1)
+    cfg, _ = clip_eval.deployed_detector_config()
+    before = long_recordings_section([site / 'a.flac'], clf, cfg)
+    assert before['police_events'] == 15                    # a 2-3 kHz chirp, every 10 s
+
+    base = ['--no-real', '--scale', '0.012', '--epochs', '0', '--fa-minutes', '0.2',
+            '--no-cache', '--quiet', '--max-threshold', '0.6', '--init-from', str(band_model)]
+    for name, extra in (('plain', []), ('site', ['--check-streams', str(site)])):
+        assert train_main(base + extra + ['--out', str(tmp_path / f'{name}.onnx'),
+                                          '--run-dir', str(tmp_path / name)]) == 0
+    plain = Classifier(tmp_path / 'plain.onnx')
+    tuned = Classifier(tmp_path / 'site.onnx')
+    assert plain.thresholds[GUNSHOT] == pytest.approx(0.6)
+    assert tuned.thresholds[GUNSHOT] > 0.86                # above every chirp's window
+    assert np.array_equal(np.delete(tuned.thresholds, GUNSHOT),
+                          np.delete(plain.thresholds, GUNSHOT))
+    report = json.loads((tmp_path / 'site' / 'report.json').read_text())
+    acc = report['check_recordings']
+    assert acc['recordings'] == 1 and acc['failed'] == []
+    assert acc['hours'] == pytest.approx(150.0 / 3600)
+    assert report['results']['false_alarms_recordings']['police_per_hour'] == 0.0
+    assert report['threshold_choice'][GUNSHOT]['met_target']
+    after = long_recordings_section([site / 'a.flac'], Classifier(tmp_path / 'site.onnx'), cfg)
+    assert after['police_events'] == 0
+    assert long_recordings_section([site / 'a.flac'], plain, cfg)['police_events'] == 15
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    assert train_main(base + ['--check-streams', str(empty), '--out', str(tmp_path / 'x.onnx'),
+                              '--run-dir', str(tmp_path / 'x')]) == 2
+    assert '--check-streams: no audio files under' in capsys.readouterr().err

@@ -61,6 +61,49 @@ class CheckSet:
                         np.concatenate([p.sustained for p in parts]))
 
 
+def recordings_check_set(paths: Sequence, fcfg: FeatureConfig,
+                         log=lambda _: None) -> tuple[CheckSet, dict]:
+    """Detector windows on long event-free recordings (a site's own), for the threshold check.
+
+    Hours of a real street are what a false-alarm budget per sensor-hour should be checked
+    on; each recording is streamed from disk through the deployed detector, as
+    ``soft evaluate --streams`` plays it, and every window it submits is kept (about 80 MB
+    an hour). Returns the check and an account of the files (hours, failures).
+    """
+    from soft.evaluation.clip_eval import deployed_detector_config
+    from soft.evaluation.recordings import stream_recording
+
+    cfg, _ = deployed_detector_config()
+    xs, sus, names, seconds, files, failed = [], [], [], 0.0, [], []
+    for path in paths:
+        rec = WindowRecorder(fcfg)
+        run = stream_recording(path, rec, cfg, observer=rec.observe)
+        if len(rec.sustained) != len(rec.windows):
+            raise RuntimeError(f'detector observer saw {len(rec.sustained)} windows, the '
+                               f'classifier {len(rec.windows)}')
+        if rec.windows:
+            xs.append(np.stack(rec.windows))
+            sus.extend(rec.sustained)
+            names.extend([f'recording:{path}'] * len(rec.windows))
+        seconds += run.seconds
+        files.append({'path': str(path), 'hours': run.seconds / 3600.0,
+                      'windows': len(rec.windows)})
+        if run.error:
+            failed.append([str(path), run.error])
+        log(f'threshold check recording {path}: {run.seconds / 3600:.2f} h, '
+            f'{len(rec.windows)} windows' + (f' (stopped: {run.error})' if run.error else ''))
+    x = np.concatenate(xs) if xs else np.zeros((0, fcfg.n_mels, fcfg.window_frames),
+                                               dtype=np.float16)
+    n = len(x)
+    check = CheckSet(FeatureSet(x, np.zeros(n, dtype=np.int64),
+                                np.full(n, 'recording', dtype='U10'),
+                                np.asarray(names, dtype='U120')),
+                     seconds / 3600.0, np.asarray(sus, dtype=bool))
+    return check, {'recordings': len(files), 'hours': check.hours, 'windows': n,
+                   'sustained_windows': int(check.sustained.sum()), 'files': files,
+                   'failed': failed}
+
+
 def _require_background(clips: Sequence[tuple[ClipRecord, np.ndarray]], why: str) -> None:
     for rec, _ in clips:
         if rec.class_id != taxonomy.BACKGROUND:

@@ -37,7 +37,9 @@ def rethreshold(args: argparse.Namespace) -> dict:
     choices, thresholds, results = choose_and_check(
         args, data, source.predict_all(va.x),
         source.predict_all(fa.x) if fa is not None else None,
-        source.predict_all(cal.windows.x) if cal is not None and len(cal.windows) else None)
+        source.predict_all(cal.windows.x) if cal is not None and len(cal.windows) else None,
+        source.predict_all(data['streams'].windows.x)
+        if data['streams'] is not None and len(data['streams'].windows) else None)
     before = source.thresholds
     for c in taxonomy.CLASSES[1:]:
         if abs(thresholds[c.id] - before[c.id]) >= 0.005:

@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help='share of each label\'s real clips held out (by source recording)')
     p.add_argument('--fa-minutes', type=float, default=30.0,
                    help='minutes of background streams for the false-alarm estimate')
+    p.add_argument('--check-streams', type=Path, default=None, metavar='DIR',
+                   help='event-free background recordings of any length under DIR (a '
+                   'site\'s own, lawfully held), streamed through the deployed detector: the '
+                   'thresholds must keep the false-alarm budgets over their hours too, on '
+                   'their own (with --epochs 0 --init-from MODEL.onnx: re-threshold a '
+                   'model for a site)')
     p.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     p.add_argument('--workers', type=int, default=2,
                    help='processes rendering generated windows (same result for any number)')
@@ -227,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f're-thresholded (--epochs 0), not used with {why}; training '
                              'further needs its checkpoint.pt')
     try:
+        if args.check_streams is not None:     # fail before minutes of data building
+            from soft.evaluation.recordings import audio_under
+            audio_under(args.check_streams, '--check-streams')
         if onnx_source:
             from soft.classify.rethreshold import rethreshold
 
@@ -469,10 +478,16 @@ def _data(args, fcfg, prog: Progress) -> dict:
         prog.log(f'threshold check: {len(calib.windows)} detector windows '
                  f'({int(calib.sustained.sum())} sustained) on {calib.hours * 60:.1f} min of '
                  'held-out real background')
+    streams, streams_info = None, None
+    if args.check_streams is not None:
+        from soft.evaluation.recordings import audio_under
+
+        streams, streams_info = hn.recordings_check_set(
+            audio_under(args.check_streams, '--check-streams'), fcfg, prog.log)
     for what, n in failures.items():
         prog.log(f'generator failure (retried): {what} x{n}')
     return {'train': train_set, 'val': val_set, 'fa': fa_set, 'records': records,
-            'calib': calib,
+            'calib': calib, 'streams': streams, 'streams_info': streams_info,
             'calib_clips': [r for r, _ in calib_clips],
             'generator_failures': dict(failures),
             'train_clips': [r for r, _ in train_clips], 'val_clips': [r for r, _ in val_clips],
@@ -657,12 +672,14 @@ CALIBRATION_ORIGINS = ('synthetic', 'negative', 'background')
 
 
 def choose_and_check(args: argparse.Namespace, data: dict, probs: np.ndarray,
-                     fa_probs: np.ndarray | None, cal_probs: np.ndarray | None
+                     fa_probs: np.ndarray | None, cal_probs: np.ndarray | None,
+                     stream_probs: np.ndarray | None = None
                      ) -> tuple[list, np.ndarray, dict]:
     """Thresholds from a model's calibrated probabilities, and what they achieve.
 
     ``probs`` are on every validation window, ``fa_probs`` on the generated background
-    streams and ``cal_probs`` on the real threshold-check windows (``data['calib']``). The
+    streams, ``cal_probs`` on the real threshold-check windows (``data['calib']``) and
+    ``stream_probs`` on a site's long recordings (``data['streams']``, --check-streams). The
     thresholds come from the generated validation and both background sets; the real
     validation clips are only scored. Shared by training and by re-thresholding an exported
     model (:mod:`soft.classify.rethreshold`), so both apply the same rules.
@@ -677,6 +694,11 @@ def choose_and_check(args: argparse.Namespace, data: dict, probs: np.ndarray,
         # only what a sensor could report: no impulsive class from a sustained window
         cal_probs = cal_probs[reportable(cal_probs, cal.sustained)]
     extra = [(cal_probs, cal_hours)] if cal_probs is not None else []
+    streams = data.get('streams')
+    stream_hours = streams.hours if streams is not None else 0.0
+    if stream_probs is not None:
+        stream_probs = stream_probs[reportable(stream_probs, streams.sustained)]
+        extra.append((stream_probs, stream_hours))
     budgets = [args.max_fa_per_hour if c.police else args.max_fa_per_hour_other
                for c in taxonomy.CLASSES]
     choices = choose_thresholds(probs[calib], va.y[calib], taxonomy.NUM_CLASSES,
@@ -691,7 +713,8 @@ def choose_and_check(args: argparse.Namespace, data: dict, probs: np.ndarray,
         if mask.any():
             results[name] = _evaluate(probs[mask], va.y[mask], thresholds)
     for key, fp, hours in (('false_alarms', fa_probs, fa_hours),
-                           ('false_alarms_real_heldout', cal_probs, cal_hours)):
+                           ('false_alarms_real_heldout', cal_probs, cal_hours),
+                           ('false_alarms_recordings', stream_probs, stream_hours)):
         if fp is None or hours <= 0:
             continue
         d = decide(fp, thresholds)
@@ -720,6 +743,7 @@ def run_facts(args: argparse.Namespace, data: dict, choices: list, thresholds: n
                                    'sustained_windows': 0 if cal is None
                                    else int(cal.sustained.sum()),
                                    'hours': 0.0 if cal is None else cal.hours},
+        'check_recordings': data.get('streams_info'),
         'real_train_labels': dict(Counter(r.label for r in data['train_clips'])),
         'real_val_labels': dict(Counter(r.label for r in data['val_clips'])),
         'load_report': data['load_report'],
@@ -850,7 +874,9 @@ def train(args: argparse.Namespace) -> dict:
         args, data, softmax(lv, temperature),
         softmax(_logits(model, fa.x), temperature) if fa is not None else None,
         softmax(_logits(model, cal.windows.x), temperature)
-        if cal is not None and len(cal.windows) else None)
+        if cal is not None and len(cal.windows) else None,
+        softmax(_logits(model, data['streams'].windows.x), temperature)
+        if data['streams'] is not None and len(data['streams'].windows) else None)
     prog.log(f'temperature {temperature:.3f}; thresholds {np.round(thresholds, 2).tolist()}')
 
     date = args.date or time.strftime('%Y-%m-%d')

@@ -43,16 +43,17 @@ class RecordingRun:
 
 
 def stream_recording(path: Path, classifier, cfg: DetectorConfig,
-                     chunk_s: float = READ_CHUNK_S) -> RecordingRun:
+                     chunk_s: float = READ_CHUNK_S, observer=None) -> RecordingRun:
     """Stream ``path`` through a fresh detector; events as (s from start, class, conf, dB SPL).
 
+    ``observer`` sees every classified window, as in :func:`clip_eval.run_stream`.
     An unreadable file gives ``error`` and no audio; a file that turns corrupt or truncated
     part-way keeps what was heard before, so nothing heard is dropped from the figure.
     """
     sr = classifier.feature_config.sample_rate
     run = RecordingRun(Path(path))
     drv = FileDriver(path, sample_rate=sr, block_s=0.1, play_truncated=True)
-    det = StreamingDetector(cfg, classifier.feature_config, classifier)
+    det = StreamingDetector(cfg, classifier.feature_config, classifier, observer)
     samples = 0
     try:
         drv.open()
@@ -145,15 +146,16 @@ def recording_lines(sec: dict | None) -> list[str]:
     return lines
 
 
-def audio_under(root: Path) -> list[Path]:
-    """Every audio file under ``root`` (the dataset layouts' extensions), sorted."""
+def audio_under(root: Path, option: str = '--streams') -> list[Path]:
+    """Every audio file under ``root`` (the dataset layouts' extensions), sorted; errors name
+    the command-line ``option`` that gave the folder."""
     from soft.classify.layouts import audio_files
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f'--streams: folder not found: {root}')
+        raise FileNotFoundError(f'{option}: folder not found: {root}')
     found = audio_files(root)
     if not found:
-        raise ValueError(f'--streams: no audio files under {root}')
+        raise ValueError(f'{option}: no audio files under {root}')
     return found
 
 
