@@ -173,3 +173,34 @@ def test_a_rethresholded_card_keeps_the_source_training_and_replaces_the_figures
     assert '35 windows;' in base and '41 windows;' not in base
     with pytest.raises(ValueError, match='rethresholded_from'):
         render_rethresholded_card(base, _report(), 'x.onnx')
+
+
+def test_card_says_when_the_real_background_is_too_short_to_show_the_target():
+    import json
+    from pathlib import Path
+
+    from soft.classify.modelcard import render_evaluation
+
+    shipped = Path(__file__).resolve().parents[1] / 'models' / 'evaluation_real.json'
+
+    def ev(real_h: float, long_h: float | None) -> str:
+        e = json.loads(shipped.read_text())
+        e.pop('long_recordings', None)
+        e['false_alarms'] = {'real': {'hours': real_h, 'police_per_hour': 0.0,
+                                      'police_per_hour_ci95': [0.0, 3.689 / real_h],
+                                      'police_events': 0, 'all_per_hour': 0.0,
+                                      'events_per_class': {}}}
+        if long_h is not None:
+            e['long_recordings'] = {'recordings': 3, 'hours': long_h, 'police_events': 2,
+                                    'police_per_hour': 2 / long_h,
+                                    'police_per_hour_ci95': [0.05, 1.4],
+                                    'events_per_class': {'gunshot': 2}}
+        return '\n'.join(render_evaluation(e))
+
+    short = ev(0.12, None)
+    assert '0.12 h of real background cannot show the target' in short
+    assert 'would reach 30.7 per hour' in short and 'It takes 3.7 event-free' in short
+    long = ev(0.12, 12.0)
+    assert '3 long background recordings, 12.00 h streamed whole: **0.17 police events per ' \
+        'sensor-hour** [0.05–1.40]' in long
+    assert 'cannot show the target' not in long

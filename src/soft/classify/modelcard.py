@@ -11,9 +11,11 @@ from collections import defaultdict
 
 from soft.classify import taxonomy
 from soft.classify.dataset import ClipRecord
-from soft.evaluation.intervals import format_ci
+from soft.evaluation.intervals import format_ci, poisson_rate
 
 NAMES = [c.name for c in taxonomy.CLASSES]
+# event-free hours before the exact 95 % interval of a rate can fall under 1 per hour
+NEEDED_SENSOR_HOURS = -math.log(0.025)
 
 
 def _f(v: float) -> str:
@@ -414,9 +416,24 @@ def render_evaluation(ev: dict) -> list[str]:
                          f'**{f["police_per_hour"]:.1f} police events per sensor-hour** '
                          f'{ci} ({f["police_events"]} events; all classes '
                          f'{f["all_per_hour"]:.1f}/h; {f.get("events_per_class")})')
+    lr = ev.get('long_recordings')
+    if lr and lr.get('hours'):
+        lines.append(f'{lr["recordings"]} long background recordings, {lr["hours"]:.2f} h '
+                     f'streamed whole: **{lr["police_per_hour"]:.2f} police events per '
+                     f'sensor-hour** {format_ci(lr.get("police_per_hour_ci95"), ".2f", "–")} '
+                     f'({lr["police_events"]} events; {lr.get("events_per_class")})')
     if lines:
+        real_h = max([(fa.get('real') or {}).get('hours') or 0.0,
+                      (lr or {}).get('hours') or 0.0])
         out += ['', 'False alarms (target ≤ 1 police-class event per sensor-hour on real '
                 'background streams):', ''] + [f'- {li}' for li in lines]
+        if real_h < NEEDED_SENSOR_HOURS:
+            out += ['', f'{real_h:.2f} h of real background cannot show the target: even '
+                    'with no event at all the 95 % interval would reach '
+                    f'{poisson_rate(0, real_h)[1]:.1f} per hour. It takes '
+                    f'{NEEDED_SENSOR_HOURS:.1f} event-free sensor-hours or more: a site\'s '
+                    'soak (`soft run`, which prints the rate when it stops, no audio kept) or '
+                    'its lawfully held recordings (`soft evaluate MODEL DATA --streams DIR`).']
     out += render_bandwidth(ev)
     out += render_street(ev)
     out += render_far(ev)
