@@ -147,6 +147,25 @@ def test_common_folder_names_and_plurals_map_to_the_taxonomy(tmp_path):
     assert data.unknown_labels == {'tubas': 1}
 
 
+def test_audioset_and_fsd50k_names_map_to_the_taxonomy():
+    """Clips cut from AudioSet or FSD50K keep their ontology names, commas and all."""
+    names = {'Gunshot, gunfire': 'gunshot', 'Gunshot_and_gunfire': 'gunshot',
+             'Machine gun': 'gunshot', 'Explosion': 'explosion', 'Screaming': 'scream',
+             'Shatter': 'glass_break', 'Police car (siren)': 'siren',
+             'Ambulance (siren)': 'siren', 'Fire engine, fire truck (siren)': 'siren',
+             'Vehicle horn, car horn, honking': 'car_horn',
+             'Vehicle_horn_and_car_horn_and_honking': 'car_horn', 'Smash, crash': 'crash',
+             'Firecracker': 'crackling', 'Jackhammer': 'drill', 'Whistling': 'whistle',
+             'Spray': 'aerosol_spray', 'Cap gun': 'background', 'Burst, pop': 'background',
+             'Car alarm': 'background', 'Traffic noise, roadway noise': 'background'}
+    mapper = L.LabelMapper(L.DEFAULT_LABEL_MAP, strict=True)
+    got = {n: taxonomy.by_id(mapper(n, 'test')).name for n in names}
+    assert got == names
+    assert L.normalise_label(' Police car (siren) ') == 'police_car_siren'
+    with pytest.raises(L.LayoutError, match="'Didgeridoo'"):
+        mapper('Didgeridoo', 'test')
+
+
 def test_no_layout_is_a_clear_error(tmp_path):
     (tmp_path / 'notes.md').write_text('hello')
     with pytest.raises(L.LayoutError, match='no supported dataset layout'):

@@ -86,6 +86,21 @@ DEFAULT_LABEL_MAP: dict[str, str] = {
     **{name: 'background' for name in (
         'noise', 'ambience', 'ambient', 'street', 'silence', 'normal', 'negative', 'crowd',
         'talking', 'bark', 'motorcycle', 'bus', 'car', 'car_passing', 'bird')},
+    # AudioSet ontology display names and the FSD50K vocabulary, as normalised ('Gunshot,
+    # gunfire' -> gunshot_gunfire, 'Gunshot_and_gunfire' -> gunshot_and_gunfire)
+    'gunshot_and_gunfire': 'gunshot', 'machine_gun': 'gunshot', 'fusillade': 'gunshot',
+    'artillery_fire': 'explosion',
+    'police_car_siren': 'siren', 'fire_engine_fire_truck_siren': 'siren',
+    'vehicle_horn_car_horn_honking': 'car_horn', 'vehicle_horn_and_car_horn_and_honking':
+    'car_horn', 'air_horn_truck_horn': 'car_horn', 'toot': 'car_horn',
+    'smash_crash': 'crash', 'battle_cry': 'scream',
+    **{name: 'background' for name in (      # hard negatives the issue names, and streets
+        'cap_gun', 'burst_pop', 'slam', 'door', 'knock', 'hammer', 'car_alarm', 'alarm',
+        'bell', 'church_bell', 'bicycle_bell', 'music', 'laughter', 'children_shouting',
+        'crying_sobbing', 'baby_cry_infant_cry', 'dog', 'speech', 'conversation',
+        'applause', 'cheering', 'hiss', 'skidding', 'tire_squeal', 'traffic_noise_roadway_noise',
+        'traffic_noise_and_roadway_noise', 'car_passing_by', 'motor_vehicle_road',
+        'vehicle', 'truck', 'walk_footsteps', 'walk_and_footsteps', 'thunder')},
     # DESED / DCASE task 4 (domestic sounds: all background for a street sensor)
     **{name: 'background' for name in (
         'alarm_bell_ringing', 'blender', 'dishes', 'electric_shaver_toothbrush', 'frying',
@@ -105,8 +120,9 @@ class LayoutError(ValueError):
 
 
 def normalise_label(label: str) -> str:
-    """'Glass Breaking' and 'glass-breaking' are the same label as 'glass_breaking'."""
-    return re.sub(r'[\s\-]+', '_', label.strip().lower())
+    """'Glass Breaking', 'glass-breaking' and 'Glass, breaking' are all 'glass_breaking'
+    (AudioSet's display names carry commas and brackets: 'Police car (siren)')."""
+    return re.sub(r'[^0-9a-z]+', '_', label.strip().lower()).strip('_')
 
 
 @dataclass(frozen=True)
