@@ -387,7 +387,7 @@ def run_site(args: Any) -> int:
     # The real clock starts at the host's epoch time so stamps are comparable across sites.
     host = EmbeddedHost(start_ns=time.time_ns(), realtime=True, log=lambda lvl, node, text: print(
         f'[{lvl}] {node}: {text}', file=sys.stderr))
-    started: list[str] = []
+    started: dict[str, Any] = {}
     for sid in ids:
         params: dict[str, Any] = {'sensor_id': sid, 'driver': args.driver,
                                   'sensitivity_dbfs': float(site.sensor(sid).sensitivity_dbfs)}
@@ -396,16 +396,15 @@ def run_site(args: Any) -> int:
         else:
             params['device'] = str(args.device)
         try:
-            host.add(SensorComponent, namespace=f'sensor_{sid}', params=params,
-                     resources={'classifier': classifier})
-            started.append(sid)
+            started[sid] = host.add(SensorComponent, namespace=f'sensor_{sid}', params=params,
+                                    resources={'classifier': classifier})
         except (OSError, ValueError, RuntimeError) as exc:
             # One broken microphone must not keep the others from listening.
             print(f'soft run: sensor {sid} not started: {exc}', file=sys.stderr)
     if not host.nodes:
         raise RuntimeError('no sensor could be started')
 
-    tally = EventTally(started)
+    tally = EventTally(list(started))
 
     def show(topic: str, msg: Any, now: int) -> None:
         if msg.__msgtype__ == 'soft/msg/AcousticEvent':
@@ -414,16 +413,18 @@ def run_site(args: Any) -> int:
                   f'{taxonomy.by_id(msg.class_id).name} {msg.confidence:.2f} '
                   f'{msg.level_db_spl:.0f} dB SPL', flush=True)
     host.tap(None, show)
-    start = host.now
-    end = start + int((args.seconds if args.seconds is not None
-                       else 10 * 365 * 86400) * NS)
+    end = host.now + int((args.seconds if args.seconds is not None
+                          else 10 * 365 * 86400) * NS)
     try:
         host.run_until(end)
     except KeyboardInterrupt:
         pass
     finally:
         host.shutdown()
-        # the soak figure: police events per sensor-hour, from the events alone
-        for line in tally.lines((host.now - start) / NS / 3600.0):
+        # the soak figure: police events per hour each sensor really heard
+        sr = classifier.feature_config.sample_rate
+        heard = {sid: node.detector.counters['samples'] / sr / 3600.0
+                 for sid, node in started.items() if getattr(node, 'detector', None)}
+        for line in tally.lines(heard):
             print(f'soft run: {line}', file=sys.stderr)
     return 0

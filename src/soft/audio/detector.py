@@ -183,7 +183,7 @@ class StreamingDetector:
                          'onset_candidates': 0, 'refined_onsets': 0, 'classifier_calls': 0,
                          'classified_windows': 0, 'classifier_errors': 0, 'windows_lost': 0,
                          'rate_limited': 0, 'dominated_onsets': 0, 'onsets_over_budget': 0,
-                         'events': 0, 'follow_up_events': 0, 'tails': 0}
+                         'events': 0, 'follow_up_events': 0, 'tails': 0, 'samples': 0}
         self.events_per_class = [0] * taxonomy.NUM_CLASSES
         self._new_segment()
 
@@ -234,6 +234,7 @@ class StreamingDetector:
         if bad:
             return self._reject(block, f'{bad} non-finite samples (NaN/inf)')
         self.counters['blocks'] += 1
+        self.counters['samples'] += len(x)      # audio heard: a soak's sensor-hours
         if len(x) == 0:
             return []
         cfg = self.cfg
