@@ -168,6 +168,15 @@ def test_a_sites_recordings_re_threshold_a_model_until_it_raises_no_alert(
     assert report['threshold_choice'][GUNSHOT]['met_target']
     after = long_recordings_section([site / 'a.flac'], Classifier(tmp_path / 'site.onnx'), cfg)
     assert after['police_events'] == 0
+    from soft.evaluation.paired import _long_lines, compare_long_recordings
+    c = compare_long_recordings({'long_recordings': before}, {'long_recordings': after})
+    assert (c['base_events'], c['candidate_events']) == (15, 0) and c['p_value'] < 1e-4
+    assert c['moved'] == {str(site / 'a.flac'): [15, 0]}
+    assert 'police events on 1 long recordings (0.04 h): 15 -> 0' in _long_lines(c)[0]
+    longer = {**after, 'per_recording': [{**after['per_recording'][0], 'hours': 1.0}]}
+    assert 'skipped' in compare_long_recordings({'long_recordings': before},
+                                                {'long_recordings': longer})
+    assert compare_long_recordings({'long_recordings': before}, {}) is None
     assert long_recordings_section([site / 'a.flac'], plain, cfg)['police_events'] == 15
     empty = tmp_path / 'empty'
     empty.mkdir()

@@ -214,10 +214,31 @@ def compare_false_alarms(base: dict, cand: dict, street: bool = False) -> dict:
             'p_value': p}
 
 
+def compare_long_recordings(base: dict, cand: dict) -> dict | None:
+    """Police events on the same long recordings (``--streams``): exact conditional Poisson
+    test on the totals, and the recordings whose count moved. None unless both have them."""
+    la, lb = base.get('long_recordings'), cand.get('long_recordings')
+    if not la or not lb:
+        return None
+    fa = {f['path']: f for f in la['per_recording']}
+    fb = {f['path']: f for f in lb['per_recording']}
+    if set(fa) != set(fb) or any(not math.isclose(fa[k]['hours'], fb[k]['hours'],
+                                                  rel_tol=1e-6, abs_tol=1e-9) for k in fa):
+        return {'skipped': 'not the same recordings (paths or hours differ)'}
+    na, nb = la['police_events'], lb['police_events']
+    p = 1.0 if na + nb == 0 else float(stats.binomtest(nb, na + nb, 0.5).pvalue)
+    moved = {k: [fa[k]['police_events'], fb[k]['police_events']] for k in sorted(fa)
+             if fa[k]['police_events'] != fb[k]['police_events']}
+    return {'recordings': len(fa), 'hours': la['hours'], 'base_events': na,
+            'candidate_events': nb, 'p_value': p, 'moved': moved}
+
+
 def compare(base: dict, cand: dict) -> dict:
     """Every paired comparison of two ``soft evaluate`` reports."""
     check_same_data(base, cand)
+    long = compare_long_recordings(base, cand)
     return {'base': base.get('model', {}), 'candidate': cand.get('model', {}),
+            **({'long_recordings': long} if long is not None else {}),
             'clip_level': compare_clips(base, cand),
             'event_based': compare_events(base, cand),
             'false_alarms_real': compare_false_alarms(base, cand),
@@ -279,7 +300,19 @@ def comparison_sections(c: dict, clip_lines, events_lines, variant_line) -> list
                                        else []) + events_lines(st)]
     lines += [variant_line(f'clips heard from {d} m further', b)
               for d, b in c.get('far', {}).items()]
+    lines += _long_lines(c.get('long_recordings'))
     return lines
+
+
+def _long_lines(lr: dict | None) -> list[str]:
+    if not lr:
+        return []
+    if 'skipped' in lr:
+        return [f'long recordings: {lr["skipped"]}']
+    out = [f'police events on {lr["recordings"]} long recordings ({lr["hours"]:.2f} h): '
+           f'{lr["base_events"]} -> {lr["candidate_events"]} (exact p = {lr["p_value"]:.3f})']
+    out += [f'  {k}: {a} -> {b}' for k, (a, b) in list(lr['moved'].items())[:10]]
+    return out
 
 
 def _variant_line(title: str, b: dict) -> str:
