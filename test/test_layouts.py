@@ -162,6 +162,7 @@ def test_audioset_and_fsd50k_names_map_to_the_taxonomy():
     got = {n: taxonomy.by_id(mapper(n, 'test')).name for n in names}
     assert got == names
     assert L.normalise_label(' Police car (siren) ') == 'police_car_siren'
+    assert L.normalise_label('Détonation / Coup-de-feu') == 'détonation_coup_de_feu'
     with pytest.raises(L.LayoutError, match="'Didgeridoo'"):
         mapper('Didgeridoo', 'test')
 

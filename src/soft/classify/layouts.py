@@ -121,8 +121,9 @@ class LayoutError(ValueError):
 
 def normalise_label(label: str) -> str:
     """'Glass Breaking', 'glass-breaking' and 'Glass, breaking' are all 'glass_breaking'
-    (AudioSet's display names carry commas and brackets: 'Police car (siren)')."""
-    return re.sub(r'[^0-9a-z]+', '_', label.strip().lower()).strip('_')
+    (AudioSet's display names carry commas and brackets: 'Police car (siren)'); letters of
+    any script are kept ('détonation')."""
+    return re.sub(r'[\W_]+', '_', label.strip().lower()).strip('_')
 
 
 @dataclass(frozen=True)
