@@ -8,7 +8,9 @@ Six views, all through the deployed streaming detector (:mod:`clip_eval`):
    +6 dB EBR (:mod:`mixtures`), scored with sed_eval's definitions (:mod:`event_metrics`);
    strongly labelled recordings (DCASE layout) are also scored as they are;
 3. false alarms per hour of the police classes on background-only streams (DATA's background
-   clips concatenated, and generated traffic);
+   clips concatenated, and generated traffic), and on long background recordings streamed
+   whole from disk (``--streams``, and DATA's background files over ``--max-clip-s``:
+   :mod:`recordings`), the only data that can show a rate near 1 per hour;
 4. the clip level again with every clip band-limited, as if recorded at a lower sample rate
    (``--bandwidths``): a model that leans on the top band fails on such recordings, and on
    far sources that lost it to the air;
