@@ -76,10 +76,12 @@ def test_a_recording_that_breaks_part_way_keeps_what_was_heard(tmp_path, band_mo
     assert struct.unpack('<I', data[40:44])[0] == 2 * x.size
     clf = Classifier(band_model, threads=1)
     cfg = DetectorConfig()
-    sec = long_recordings_section([path, tmp_path / 'missing.flac'], clf, cfg,
-                                  roots=[tmp_path])
-    assert [name for name, _ in sec['failed']] == ['cut.wav', 'missing.flac']
+    sf.write(str(tmp_path / 'empty.wav'), np.zeros(0, np.float32), SR)
+    sec = long_recordings_section([path, tmp_path / 'missing.flac', tmp_path / 'empty.wav'],
+                                  clf, cfg, roots=[tmp_path])
+    assert [name for name, _ in sec['failed']] == ['cut.wav', 'missing.flac', 'empty.wav']
     assert 'truncated' in sec['failed'][0][1] and 'no such file' in sec['failed'][1][1]
+    assert 'empty: no audio' in sec['failed'][2][1]
     assert sec['hours'] * 3600 == pytest.approx(30.0, abs=0.2)
     assert sec['police_events'] == 3                   # the bursts at 5, 15 and 25 s
     assert sec['police_per_hour'] == pytest.approx(3 / sec['hours'])

@@ -72,6 +72,8 @@ def stream_recording(path: Path, classifier, cfg: DetectorConfig,
     finally:
         drv.close()
     run.seconds = samples / sr
+    if run.error is None and samples == 0:
+        run.error = f'{run.path}: empty: no audio'
     diag = det.diagnostics()
     run.windows = int(diag.get('classified_windows', 0))
     run.over_budget = int(diag.get('onsets_over_budget', 0))
