@@ -53,3 +53,68 @@ def test_soft_run_ends_with_the_soak_figure(tmp_path, capsys):
                                                                              abs=0.0001)
     assert float(line.split('listened ')[1].split()[0]) == pytest.approx(2 * 0.8 / 3600,
                                                                          abs=0.0002)
+
+
+def _event(sensor: str, t_s: float, class_id: int):
+    from soft.graph import messages
+    cls = messages.msg_class('soft/msg/AcousticEvent')
+    return cls(header=messages.header(int(t_s * 1e9), sensor), sensor_id=sensor, seq=1,
+               class_id=class_id, confidence=0.95, level_db_spl=90.0, noise_floor_db_spl=50.0,
+               onset_uncertainty_s=0.0005, duration_s=0.3, sustained=False,
+               has_direction=False, azimuth_rad=0.0, elevation_rad=0.0,
+               direction_uncertainty_rad=0.0)
+
+
+def _diag(sensor: str, t_s: float, heard_s: float):
+    from soft.graph import messages
+    return messages.diagnostic_array(int(t_s * 1e9), [
+        (0, f'soft/{sensor}/audio', 'ok', sensor, {'heard_s': f'{heard_s:.3f}', 'blocks': '1'})])
+
+
+def test_soak_from_a_gateway_rosbag_counts_the_hours_each_sensor_heard(tmp_path, capsys):
+    import json
+
+    from rosbags.rosbag2 import Writer
+
+    from soft.graph import messages
+    from soft.graph.registry import EVENTS_TOPIC
+
+    bag = tmp_path / 'soak'
+    store = messages.typestore()
+    with Writer(bag, version=8) as w:
+        ev = w.add_connection(EVENTS_TOPIC, 'soft/msg/AcousticEvent', typestore=store)
+        dg = w.add_connection('/diagnostics', 'diagnostic_msgs/msg/DiagnosticArray',
+                              typestore=store)
+        other = w.add_connection('/rosout_like', 'std_msgs/msg/String', typestore=store)
+        t0 = 1_800_000_000.0
+        rows = [(ev, _event('s01', t0 + 100, GUNSHOT)), (ev, _event('s01', t0 + 900, GUNSHOT)),
+                (ev, _event('s02', t0 + 500, DRILL)), (ev, _event('s03', t0 + 700, GUNSHOT)),
+                (other, messages.msg_class('std_msgs/msg/String')(data='x'))]
+        # s01 hears 3600 s, restarts (its counter falls back) and hears 1800 s more;
+        # s02 hears 1800 s; s03 publishes no diagnostics (the bag's span is used)
+        for t, sid, h in ((t0, 's01', 0.0), (t0 + 3600, 's01', 3600.0), (t0 + 3700, 's01', 5.0),
+                          (t0 + 5400, 's01', 1800.0), (t0, 's02', 0.0),
+                          (t0 + 1800, 's02', 1800.0)):
+            rows.append((dg, _diag(sid, t, h)))
+        for conn, msg in sorted(rows, key=lambda r: _stamp(r[1])):
+            w.write(conn, _stamp(msg), messages.serialize(msg))
+    out = tmp_path / 'soak.json'
+    assert main(['soak', str(bag), '--json', str(out)]) == 0
+    text = capsys.readouterr().out
+    s = json.loads(out.read_text())
+    span_h = s['span_h']
+    assert span_h == pytest.approx(5400 / 3600, abs=1e-6)
+    assert s['per_sensor']['s01']['hours'] == pytest.approx(1.5)
+    assert s['per_sensor']['s02']['hours'] == pytest.approx(0.5)
+    assert s['hours_from_bag_span'] == ['s03'] and 'no heard_s diagnostics for s03' in text
+    assert s['police_events'] == 3 and s['sensor_hours'] == pytest.approx(2.0 + span_h)
+    assert s['per_sensor']['s01']['police_per_hour'] == pytest.approx(2 / 1.5)
+    assert s['messages'] == {'events': 4, 'diagnostics': 6}
+    assert '  s01 1800000100.000 gunshot 0.95' in text
+    assert main(['soak', str(tmp_path / 'nowhere')]) == 2
+    assert 'rosbag not found' in capsys.readouterr().err
+
+
+def _stamp(msg) -> int:
+    from soft.graph import messages
+    return messages.stamp_ns(msg.header.stamp) if hasattr(msg, 'header') else 1_800_000_000 * 10**9

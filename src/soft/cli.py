@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                        'of two recipes over training seeds (--vs)',
                        add_help=False)
     p.add_argument('args', nargs=argparse.REMAINDER)
+    p = sub.add_parser('soak', help='police events per sensor-hour from a gateway\'s rosbag '
+                       '(a site\'s soak test)', add_help=False)
+    p.add_argument('args', nargs=argparse.REMAINDER)
     return parser
 
 
@@ -88,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from soft.evaluation.evaluate import main as evaluate_main
 
         return int(evaluate_main(argv[1:]) or 0)
+    if argv[:1] == ['soak']:
+        from soft.evaluation.soak import soak_main
+
+        return int(soak_main(argv[1:]) or 0)
     if argv[:1] == ['compare']:
         from soft.evaluation.paired import main as compare_main
 

@@ -484,6 +484,7 @@ class StreamingDetector:
              'clipping_ratio': f'{self.clipping.ratio:.6f}',
              'last_error': self.last_error}
         d.update({k: str(v) for k, v in self.counters.items()})
+        d['heard_s'] = f'{self.counters["samples"] / self.sr:.3f}'    # a soak's sensor-hours
         for c in taxonomy.CLASSES[1:]:
             d[f'events.{c.name}'] = str(self.events_per_class[c.id])
         return d

@@ -4,14 +4,19 @@ A new site's false-alarm rate is best measured on its own streets, and the way t
 faith with the privacy rules is to let the sensors listen and count what they report: no
 audio is kept, only the events, which an operator checks against the cameras. ``soft run``
 tallies them and prints the rate per sensor-hour, with its exact Poisson interval, when it
-stops.
+stops; on a ROS 2 gateway, ``soft soak BAG`` does the same from a rosbag of the events and
+the sensors' diagnostics.
 """
 from __future__ import annotations
 
+import sys
 from collections import Counter
+from pathlib import Path
+from typing import Sequence
 
 from soft.classify import taxonomy
 from soft.evaluation.intervals import format_ci, poisson_rate
+from soft.graph.registry import EVENTS_TOPIC
 
 
 class EventTally:
@@ -57,3 +62,106 @@ class EventTally:
             out.append(f'  {sid}: {v["hours"]:.4g} h heard, {v["police_events"]} police '
                        f'events ({rate}); all {v["events_per_class"]}')
         return out
+
+
+def tally_bag(path: Path, events_topic: str = EVENTS_TOPIC,
+              diagnostics_topic: str = '/diagnostics') -> tuple[EventTally, dict, dict]:
+    """Tally a rosbag2 (sqlite3 or mcap) recorded on a gateway during a soak.
+
+    Events come from ``events_topic``; each sensor's heard time from the ``heard_s`` value of
+    its detector diagnostics (restarts, when the value falls back, are summed). A sensor with
+    events but no diagnostics is given the bag's span, and said so. Returns the tally, the
+    hours per sensor and an account (messages read, police events with their times).
+    """
+    from rosbags.rosbag2 import Reader
+
+    from soft.graph import messages
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f'rosbag not found: {path}')
+    tally = EventTally([])
+    heard: dict[str, list[float]] = {}       # sensor -> [sum of finished runs, last value]
+    police = set(taxonomy.police_ids())
+    listed: dict[str, list] = {}
+    counts = Counter()
+    try:
+        reader = Reader(path)
+        reader.open()
+    except Exception as exc:  # noqa: BLE001 - rosbags raises its own types per storage
+        raise ValueError(f'{path}: not a readable rosbag2 ({exc})') from None
+    try:
+        conns = [c for c in reader.connections if c.topic in (events_topic, diagnostics_topic)]
+        if not any(c.topic == events_topic for c in conns):
+            raise ValueError(f'{path}: no {events_topic} topic (topics: '
+                             f'{sorted({c.topic for c in reader.connections})})')
+        span_ns = max(reader.duration, 0)
+        for conn, _, raw in reader.messages(connections=conns):
+            try:
+                msg = messages.deserialize(raw, conn.msgtype)
+            except Exception:  # noqa: BLE001 - one bad message must not end the tally
+                counts['undecodable'] += 1
+                continue
+            if conn.topic == events_topic:
+                counts['events'] += 1
+                tally.add(msg.sensor_id, msg.class_id)
+                if msg.class_id in police:
+                    listed.setdefault(msg.sensor_id, []).append(
+                        (messages.stamp_ns(msg.header.stamp) / 1e9,
+                         taxonomy.by_id(msg.class_id).name, float(msg.confidence)))
+                continue
+            counts['diagnostics'] += 1
+            for st in msg.status:
+                value = next((kv.value for kv in st.values if kv.key == 'heard_s'), None)
+                if value is None or not st.hardware_id:
+                    continue
+                acc = heard.setdefault(st.hardware_id, [0.0, 0.0])
+                v = float(value)
+                if v < acc[1]:                # the sensor restarted: keep what it had heard
+                    acc[0] += acc[1]
+                acc[1] = v
+                tally.counts.setdefault(st.hardware_id, Counter())
+    finally:
+        reader.close()
+    hours = {s: (a + b) / 3600.0 for s, (a, b) in heard.items()}
+    guessed = sorted(s for s in tally.counts if s not in hours)
+    for s in guessed:
+        hours[s] = span_ns / 1e9 / 3600.0
+    return tally, hours, {'bag': str(path), 'messages': dict(counts),
+                          'span_h': span_ns / 1e9 / 3600.0,
+                          'hours_from_bag_span': guessed, 'police_listed': listed}
+
+
+def soak_main(argv: Sequence[str]) -> int:
+    """``soft soak BAG``: the soak figure from a gateway's rosbag; 2 on bad input."""
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser(
+        prog='soft soak', description='Police events per sensor-hour from a rosbag2 recorded '
+        'on a gateway during a soak (ros2 bag record /soft/events /diagnostics): the site\'s '
+        'false-alarm rate from the events alone, no audio. Lists each police event so '
+        'operators can check it against the cameras.')
+    p.add_argument('bag', type=Path, help='rosbag2 folder (sqlite3 or mcap)')
+    p.add_argument('--events-topic', default=EVENTS_TOPIC)
+    p.add_argument('--diagnostics-topic', default='/diagnostics')
+    p.add_argument('--json', type=Path, default=None, help='write the summary here')
+    args = p.parse_args(list(argv))
+    try:
+        tally, hours, info = tally_bag(args.bag, args.events_topic, args.diagnostics_topic)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f'soft soak: {type(exc).__name__}: {exc}', file=sys.stderr)
+        return 2
+    for line in tally.lines(hours):
+        print(line)
+    if info['hours_from_bag_span']:
+        print(f'no heard_s diagnostics for {", ".join(info["hours_from_bag_span"])}: given the '
+              f'bag\'s span ({info["span_h"]:.3f} h)')
+    for sid, evs in sorted(info['police_listed'].items()):
+        for t, name, conf in evs[:50]:
+            print(f'  {sid} {t:.3f} {name} {conf:.2f}')
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({**tally.summary(hours), **info}, indent=1) + '\n',
+                             encoding='utf-8')
+    return 0
