@@ -40,6 +40,35 @@ class WindowClassifier(Protocol):
 SENSOR_PARAMS = ('sensitivity_dbfs', 'min_snr_db', 'sustained_period_s', 'onset_budget_per_s')
 
 
+def parse_class_thresholds(text: str) -> dict[int, float]:
+    """'gunshot=0.95, explosion=0.98' -> {class id: threshold}; errors name the entry.
+
+    A site sets its own thresholds when its soak shows a class over its false-alarm budget
+    (``soft soak BAG --budget``): no retraining, no audio.
+    """
+    out: dict[int, float] = {}
+    for item in filter(None, (part.strip() for part in (text or '').split(','))):
+        name, sep, value = item.partition('=')
+        where = f'class_thresholds entry {item!r}'
+        if not sep:
+            raise ValueError(f'{where}: expected class=threshold')
+        try:
+            cls = taxonomy.by_name(name.strip())
+        except ValueError:
+            raise ValueError(f'{where}: unknown class {name.strip()!r} (classes: '
+                             f'{", ".join(c.name for c in taxonomy.CLASSES[1:])})') from None
+        if cls.id == taxonomy.BACKGROUND:
+            raise ValueError(f'{where}: background has no threshold')
+        try:
+            v = float(value)
+        except ValueError:
+            raise ValueError(f'{where}: {value.strip()!r} is not a number') from None
+        if not 0.0 < v <= 1.0:
+            raise ValueError(f'{where}: a threshold must be in (0, 1], got {v}')
+        out[cls.id] = v
+    return out
+
+
 @dataclass
 class DetectorConfig:
     """Detector tuning; levels in dB, durations in seconds."""
@@ -77,6 +106,8 @@ class DetectorConfig:
     max_batch: int = 32
     head_s: float = 0.2                 # an onset's own sound: this long after it ...
     dominance_db: float = 6.0           # ... must not be this much quieter than the rest
+    # a site's own thresholds over the model's, 'gunshot=0.95,explosion=0.98' (soft soak)
+    class_thresholds: str = ''
 
     def onset_config(self) -> OnsetConfig:
         """The onset-stage subset."""
@@ -148,6 +179,8 @@ class StreamingDetector:
         if self.thresholds.shape != (taxonomy.NUM_CLASSES,):
             raise ValueError(f'classifier thresholds have shape {self.thresholds.shape}, '
                              f'expected ({taxonomy.NUM_CLASSES},)')
+        for cls, value in parse_class_thresholds(cfg.class_thresholds).items():
+            self.thresholds[cls] = value
         sr, hop = feature_cfg.sample_rate, feature_cfg.hop_length
         self.sr, self.hop = sr, hop
         frame_rate = feature_cfg.frame_rate

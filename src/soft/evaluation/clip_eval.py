@@ -24,7 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
-from soft.audio.detector import SENSOR_PARAMS, DetectorConfig, Detection, StreamingDetector
+from soft.audio.detector import SENSOR_PARAMS, DetectorConfig, Detection, StreamingDetector, \
+    parse_class_thresholds
 from soft.audio.drivers import NS, AudioBlock
 from soft.classify import taxonomy
 from soft.evaluation.intervals import wilson
@@ -49,14 +50,18 @@ def deployed_detector_config() -> tuple[DetectorConfig, dict]:
         path = config_dir() / 'params' / 'sensor.yaml'
         data = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
         params = next(iter(data.values())).get('ros__parameters', {})
-        for key in SENSOR_PARAMS:
+        for key in SENSOR_PARAMS + ('class_thresholds',):
             if key in params:
                 values[key] = params[key]
         source = f'{path} over the component defaults'
     except (FileNotFoundError, OSError, StopIteration, AttributeError, ValueError):
         pass
-    cfg = DetectorConfig(**{key: float(values[key]) for key in SENSOR_PARAMS})
-    return cfg, {'source': source, **{key: getattr(cfg, key) for key in SENSOR_PARAMS}}
+    cfg = DetectorConfig(**{key: float(values[key]) for key in SENSOR_PARAMS},
+                         class_thresholds=str(values['class_thresholds'] or ''))
+    parse_class_thresholds(cfg.class_thresholds)        # a bad entry fails here, named
+    return cfg, {'source': source, **{key: getattr(cfg, key) for key in SENSOR_PARAMS},
+                 **({'class_thresholds': cfg.class_thresholds} if cfg.class_thresholds
+                    else {})}
 
 
 def run_stream(x: np.ndarray, classifier, cfg: DetectorConfig, sample_rate: int,

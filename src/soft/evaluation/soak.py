@@ -132,6 +132,54 @@ def tally_bag(path: Path, events_topic: str = EVENTS_TOPIC,
                           'hours_from_bag_span': guessed, 'police_listed': listed}
 
 
+def propose_thresholds(false_events: Sequence[tuple[str, float]], sensor_hours: float,
+                       budget_per_hour: float) -> tuple[dict[str, float], dict]:
+    """Per-class thresholds under which the soak's false police events keep the budget.
+
+    ``false_events`` are (class, confidence) of the police events operators did not confirm.
+    The least confident are dropped first, whatever their class, until at most
+    ``budget_per_hour`` x ``sensor_hours`` remain: each class's threshold then goes just
+    above the most confident of its dropped events. Approximate where a follow-up (a
+    volley's later shot, reported from a lower threshold) was among them. An event at 1.00
+    cannot be dropped by a threshold: that is said, not hidden.
+    """
+    import math
+
+    allowed = int(math.floor(budget_per_hour * sensor_hours + 1e-9))
+    ranked = sorted(false_events, key=lambda e: e[1])
+    drop = ranked[:max(0, len(ranked) - allowed)]
+    proposal: dict[str, float] = {}
+    stuck = 0
+    for name, conf in drop:
+        if conf >= 0.995:
+            stuck += 1
+            continue
+        proposal[name] = max(proposal.get(name, 0.0), math.floor(conf * 100 + 1) / 100)
+    kept = len(ranked) - len(drop) + stuck
+    return proposal, {'false_events': len(ranked), 'allowed': allowed, 'kept': kept,
+                      'met': kept <= allowed,
+                      'per_hour_after': kept / sensor_hours if sensor_hours > 0 else None}
+
+
+def _confirmed(path: Path | None) -> list[tuple[str, float]]:
+    """(sensor, epoch s) of events operators confirmed real, from a two-column CSV."""
+    import csv
+
+    if path is None:
+        return []
+    out = []
+    with Path(path).open(newline='', encoding='utf-8') as fh:
+        for i, row in enumerate(csv.reader(fh), 1):
+            if not row or row[0].strip().startswith('#') or row[0].strip() == 'sensor_id':
+                continue
+            try:
+                out.append((row[0].strip(), float(row[1])))
+            except (IndexError, ValueError):
+                raise ValueError(f'{path}:{i}: expected sensor_id,time_s (epoch seconds), '
+                                 f'got {",".join(row)!r}') from None
+    return out
+
+
 def soak_main(argv: Sequence[str]) -> int:
     """``soft soak BAG``: the soak figure from a gateway's rosbag; 2 on bad input."""
     import argparse
@@ -145,15 +193,39 @@ def soak_main(argv: Sequence[str]) -> int:
     p.add_argument('bag', type=Path, help='rosbag2 folder (sqlite3 or mcap)')
     p.add_argument('--events-topic', default=EVENTS_TOPIC)
     p.add_argument('--diagnostics-topic', default='/diagnostics')
+    p.add_argument('--budget', type=float, default=None, metavar='PER_HOUR',
+                   help='propose per-class thresholds (the sensors\' class_thresholds '
+                   'parameter) under which the false police events would stay within this '
+                   'many per sensor-hour')
+    p.add_argument('--confirmed', type=Path, default=None, metavar='CSV',
+                   help='sensor_id,time_s rows (epoch seconds) of the events operators '
+                   'confirmed as real: not false alarms (matched within 1 s)')
     p.add_argument('--json', type=Path, default=None, help='write the summary here')
     args = p.parse_args(list(argv))
+    if args.budget is not None and not args.budget >= 0:
+        p.error(f'--budget {args.budget}: must be >= 0')
     try:
         tally, hours, info = tally_bag(args.bag, args.events_topic, args.diagnostics_topic)
+        confirmed = _confirmed(args.confirmed)
     except (FileNotFoundError, ValueError) as exc:
         print(f'soft soak: {type(exc).__name__}: {exc}', file=sys.stderr)
         return 2
     for line in tally.lines(hours):
         print(line)
+    false = [(name, conf) for sid, evs in info['police_listed'].items() for t, name, conf in evs
+             if not any(s == sid and abs(t - tc) <= 1.0 for s, tc in confirmed)]
+    info['confirmed_real'] = len(confirmed)
+    info['false_police_events'] = len(false)
+    if args.budget is not None:
+        proposal, how = propose_thresholds(false, sum(hours.values()), args.budget)
+        info['proposal'] = {'budget_per_hour': args.budget, 'class_thresholds': proposal,
+                            **how}
+        text = ','.join(f'{k}={v:.2f}' for k, v in sorted(proposal.items()))
+        print(f'{len(false)} false police events ({len(confirmed)} confirmed real left out); '
+              f'a budget of {args.budget:g} per sensor-hour allows {how["allowed"]}: '
+              + (f"class_thresholds: '{text}'" if text else 'no threshold needs raising')
+              + ('' if how['met'] else f' (still {how["kept"]}: events at 1.00 that no '
+                 'threshold removes)'))
     if info['hours_from_bag_span']:
         print(f'no heard_s diagnostics for {", ".join(info["hours_from_bag_span"])}: given the '
               f'bag\'s span ({info["span_h"]:.3f} h)')

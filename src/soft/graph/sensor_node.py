@@ -34,6 +34,9 @@ class SensorComponent(Component):
               min=-80.0, max=0.0),
         Param('model_path', '', 'ONNX classifier; empty uses the shipped model.',
               read_only=True),
+        Param('class_thresholds', '', "A site's thresholds over the model's, e.g. "
+              "'gunshot=0.95,explosion=0.98' (from its soak: soft soak BAG --budget); empty "
+              "keeps the model's.", read_only=True),
         Param('min_snr_db', 8.0, 'Minimum onset rise above the noise floor, dB.',
               min=0.0, max=60.0),
         Param('sustained_period_s', 1.0, 'Period of classification for sustained sounds, s.',
@@ -72,7 +75,8 @@ class SensorComponent(Component):
                                     expected=FeatureConfig(sample_rate=cfg['sample_rate']))
         self.classifier = classifier
         self.detector = StreamingDetector(
-            DetectorConfig(**{key: cfg[key] for key in SENSOR_PARAMS}),
+            DetectorConfig(**{key: cfg[key] for key in SENSOR_PARAMS},
+                           class_thresholds=cfg['class_thresholds']),
             classifier.feature_config, classifier)
         # Opened here so that a missing device or a bad file fails the configure transition
         # with its own message; file and simulated time are anchored at the first tick.
