@@ -181,3 +181,22 @@ def test_a_sites_class_thresholds_reach_the_detector_and_bad_entries_are_named(t
     assert len(confs) == 4 and max(confs) < 0.95            # the model's 0.5 lets them out
     site = dataclasses.replace(dc, class_thresholds=f'gunshot={max(confs) + 0.01:.2f}')
     assert clip_eval.run_stream(x, clf, site, 16000)[0] == []
+
+
+def test_soft_run_and_soft_evaluate_read_the_sites_class_thresholds(tmp_path, monkeypatch):
+    import soft.paths
+    from soft.evaluation.clip_eval import deployed_detector_config, deployed_sensor_params
+
+    (tmp_path / 'params').mkdir()
+    yaml_path = tmp_path / 'params' / 'sensor.yaml'
+    yaml_path.write_text("/**:\n  ros__parameters:\n    min_snr_db: 9.0\n"
+                         "    class_thresholds: 'gunshot=0.97'\n")
+    monkeypatch.setattr(soft.paths, 'config_dir', lambda: tmp_path)
+    values, source = deployed_sensor_params()
+    assert values['class_thresholds'] == 'gunshot=0.97' and values['min_snr_db'] == 9.0
+    assert str(yaml_path) in source
+    cfg, info = deployed_detector_config()
+    assert cfg.class_thresholds == 'gunshot=0.97' and info['class_thresholds'] == 'gunshot=0.97'
+    yaml_path.write_text("/**:\n  ros__parameters:\n    class_thresholds: 'gunshot=2'\n")
+    with pytest.raises(ValueError, match="class_thresholds entry 'gunshot=2'"):
+        deployed_sensor_params()

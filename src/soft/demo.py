@@ -373,6 +373,7 @@ def run_simulate(args: Any) -> int:
 def run_site(args: Any) -> int:
     from soft.audio.features import FeatureConfig
     from soft.classify.inference import Classifier
+    from soft.evaluation.clip_eval import deployed_sensor_params
     from soft.evaluation.soak import EventTally
     from soft.graph.embedded_host import EmbeddedHost
     from soft.graph.sensor_node import SensorComponent
@@ -388,8 +389,11 @@ def run_site(args: Any) -> int:
     host = EmbeddedHost(start_ns=time.time_ns(), realtime=True, log=lambda lvl, node, text: print(
         f'[{lvl}] {node}: {text}', file=sys.stderr))
     started: dict[str, Any] = {}
+    # the detector as config/params/sensor.yaml sets it for the ROS graph; the site file's
+    # own microphone sensitivity per sensor
+    deployed, _ = deployed_sensor_params()
     for sid in ids:
-        params: dict[str, Any] = {'sensor_id': sid, 'driver': args.driver,
+        params: dict[str, Any] = {**deployed, 'sensor_id': sid, 'driver': args.driver,
                                   'sensitivity_dbfs': float(site.sensor(sid).sensitivity_dbfs)}
         if args.driver == 'file':
             params['file_path'] = str(args.file)

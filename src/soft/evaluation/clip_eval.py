@@ -37,11 +37,15 @@ FLOOR_MIN_DB = -60.0        # bed never more than this under the clip's loudest 
 ONSET_TOLERANCE_S = 0.05    # a refined onset may land this much before the clip start
 
 
-def deployed_detector_config() -> tuple[DetectorConfig, dict]:
-    """The DetectorConfig a sensor runs with, and where its values came from."""
+def deployed_sensor_params() -> tuple[dict, str]:
+    """The detector parameters a deployed sensor runs with (config/params/sensor.yaml over
+    the component's defaults), and where they came from: ``soft evaluate`` and ``soft run``
+    must hear as the ROS graph does."""
     from soft.graph.sensor_node import SensorComponent
 
-    values = {p.name: p.default for p in SensorComponent.params}
+    keys = SENSOR_PARAMS + ('class_thresholds',)
+    defaults = {p.name: p.default for p in SensorComponent.params}
+    values = {key: defaults[key] for key in keys}
     source = 'soft.graph.sensor_node.SensorComponent defaults'
     try:
         import yaml
@@ -50,15 +54,20 @@ def deployed_detector_config() -> tuple[DetectorConfig, dict]:
         path = config_dir() / 'params' / 'sensor.yaml'
         data = yaml.safe_load(path.read_text(encoding='utf-8')) or {}
         params = next(iter(data.values())).get('ros__parameters', {})
-        for key in SENSOR_PARAMS + ('class_thresholds',):
-            if key in params:
-                values[key] = params[key]
+        values.update({key: params[key] for key in keys if key in params})
         source = f'{path} over the component defaults'
     except (FileNotFoundError, OSError, StopIteration, AttributeError, ValueError):
         pass
-    cfg = DetectorConfig(**{key: float(values[key]) for key in SENSOR_PARAMS},
-                         class_thresholds=str(values['class_thresholds'] or ''))
-    parse_class_thresholds(cfg.class_thresholds)        # a bad entry fails here, named
+    values = {**{key: float(values[key]) for key in SENSOR_PARAMS},
+              'class_thresholds': str(values['class_thresholds'] or '')}
+    parse_class_thresholds(values['class_thresholds'])      # a bad entry fails here, named
+    return values, source
+
+
+def deployed_detector_config() -> tuple[DetectorConfig, dict]:
+    """The DetectorConfig a sensor runs with, and where its values came from."""
+    values, source = deployed_sensor_params()
+    cfg = DetectorConfig(**values)
     return cfg, {'source': source, **{key: getattr(cfg, key) for key in SENSOR_PARAMS},
                  **({'class_thresholds': cfg.class_thresholds} if cfg.class_thresholds
                     else {})}
