@@ -98,6 +98,43 @@ def test_dcase_sidecars_and_event_lists(tmp_path):
     assert skipped == [('stray.wav', 'unannotated')]
 
 
+MIVIA_XML = """<?xml version="1.0"?>
+<root><background><item><SUBCLASS>road</SUBCLASS></item></background>
+<events>
+ <item><CLASS_ID>2</CLASS_ID><CLASS_NAME>gunshots</CLASS_NAME>
+  <STARTSECOND>1.25</STARTSECOND><ENDSECOND>1.9</ENDSECOND></item>
+ <item><CLASS_ID>1</CLASS_ID><CLASS_NAME>glass_0012.wav</CLASS_NAME>
+  <STARTSECOND>4.0</STARTSECOND><ENDSECOND>5.5</ENDSECOND></item>
+ <item><CLASS_ID>3</CLASS_ID><CLASS_NAME>screams</CLASS_NAME>
+  <STARTSECOND>7</STARTSECOND><ENDSECOND>8.25</ENDSECOND></item>
+</events></root>
+"""
+
+
+def test_mivia_xml_annotates_every_snr_take_of_its_mixture(tmp_path):
+    root = tmp_path / 'MIVIA_DB4_dist' / 'testing'
+    for k in (1, 2, 6):                          # the 5, 10 and 30 dB takes of mixture 00001
+        write(root / 'sounds' / f'00001_{k}.wav', tone(9.0, seed=k))
+    write(root / 'sounds' / '00002_1.wav', tone(9.0, seed=9))
+    (root / '00001.xml').write_text(MIVIA_XML)
+    (root / 'notes.xml').write_text('<root><author>x</author></root>')   # not an annotation
+    assert L.detect_layout(tmp_path) == 'dcase'
+    data = L.load_dataset(tmp_path)
+    clips = {c.path.name: c for c in data.clips}
+    assert sorted(clips) == ['00001_1.wav', '00001_2.wav', '00001_6.wav']
+    want = [(1.25, 1.9, 'gunshot'), (4.0, 5.5, 'glass_break'), (7.0, 8.25, 'scream')]
+    for c in clips.values():
+        assert [(a.onset_s, a.offset_s, taxonomy.by_id(a.class_id).name)
+                for a in c.events] == want
+        assert c.class_id == -1                  # three classes share the recording
+    assert [(p.name, r.split(':')[0]) for p, r in data.skipped] == [('00002_1.wav',
+                                                                     'unannotated')]
+    (root / '00001.xml').write_text(MIVIA_XML.replace('<STARTSECOND>7</STARTSECOND>',
+                                                      '<STARTSECOND>soon</STARTSECOND>'))
+    with pytest.raises(L.LayoutError, match=r"00001\.xml: events item 3: STARTSECOND: 'soon'"):
+        L.load_dataset(tmp_path)
+
+
 def test_dcase_bad_row_names_file_and_line(tmp_path):
     write(tmp_path / 'x.wav', tone())
     (tmp_path / 'x.txt').write_text('0.1 0.4 gunshot\n0.9 0.5 gunshot\n')

@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         'DCASE-style event-based error rate and F1 on 30 s mixtures at -6/0/+6 dB '
         'event-to-background ratio, and police false alarms per hour on background streams. '
         'Layouts: the shared dev-set manifest, ESC-50, UrbanSound8K, DCASE strong labels '
-        '(onset offset label), or label/clip.wav folders. No audio is written.')
+        '(onset offset label), MIVIA audio events (XML), or label/clip.wav folders. No audio '
+        'is written.')
     p.add_argument('model', type=Path, help='ONNX classifier (e.g. models/soft_classifier.onnx)')
     p.add_argument('data', type=Path, help='dataset folder')
     p.add_argument('--out', type=Path, default=None, help='write the JSON report here')
