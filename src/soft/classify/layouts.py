@@ -5,14 +5,16 @@ reads the layouts public datasets come in, detected from the folder itself: the 
 manifest, ESC-50 (``meta/esc50.csv`` + ``audio/``), UrbanSound8K
 (``metadata/UrbanSound8K.csv`` + ``audio/foldN/``), DCASE-style strongly labelled recordings
 (annotation files with ``onset offset label`` rows beside the audio, or one event list with
-``filename onset offset label`` rows: DCASE 2017 task 2, DESED, Audacity labels) and a plain
-``label/clip.wav`` tree. Each dataset label maps to a taxonomy class through
+``filename onset offset label`` rows: DCASE 2017 task 2, DESED, Audacity labels; MIVIA's
+XML per mixture, shared by its SNR takes) and a plain ``label/clip.wav`` tree. Each dataset label maps to a taxonomy class through
 :data:`DEFAULT_LABEL_MAP`, extended by a user file; an unknown label becomes background and is
 counted (or is an error with ``strict``), because a silently ignored label hides a mistake.
 
 Every clip carries a group id (the source recording it was cut from) so a split never puts
 two cuts of one recording on both sides. Audio is read into memory only; a clip that cannot
-be used (corrupt, silent, too short, too long) is skipped with a reason, never a crash.
+be used (corrupt, silent, too short, too long) is skipped with a reason, never a crash;
+event-free background recordings too long to load are streamed instead
+(:func:`long_backgrounds`).
 """
 from __future__ import annotations
 
