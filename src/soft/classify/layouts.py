@@ -6,9 +6,10 @@ manifest, ESC-50 (``meta/esc50.csv`` + ``audio/``), UrbanSound8K
 (``metadata/UrbanSound8K.csv`` + ``audio/foldN/``), DCASE-style strongly labelled recordings
 (annotation files with ``onset offset label`` rows beside the audio, or one event list with
 ``filename onset offset label`` rows: DCASE 2017 task 2, DESED, Audacity labels; MIVIA's
-XML per mixture, shared by its SNR takes) and a plain ``label/clip.wav`` tree. Each dataset label maps to a taxonomy class through
-:data:`DEFAULT_LABEL_MAP`, extended by a user file; an unknown label becomes background and is
-counted (or is an error with ``strict``), because a silently ignored label hides a mistake.
+XML per mixture, shared by its SNR takes) and a plain ``label/clip.wav`` tree. Each dataset
+label maps to a taxonomy class through :data:`DEFAULT_LABEL_MAP`, extended by a user file; an
+unknown label becomes background and is counted (or is an error with ``strict``), because a
+silently ignored label hides a mistake.
 
 Every clip carries a group id (the source recording it was cut from) so a split never puts
 two cuts of one recording on both sides. Audio is read into memory only; a clip that cannot

@@ -432,8 +432,9 @@ def render_evaluation(ev: dict) -> list[str]:
                     'with no event at all the 95 % interval would reach '
                     f'{poisson_rate(0, real_h)[1]:.1f} per hour. It takes '
                     f'{NEEDED_SENSOR_HOURS:.1f} event-free sensor-hours or more: a site\'s '
-                    'soak (`soft run`, which prints the rate when it stops, no audio kept) or '
-                    'its lawfully held recordings (`soft evaluate MODEL DATA --streams DIR`).']
+                    'soak (`soft run`, or `soft soak BAG` on a ROS 2 gateway; no audio kept) '
+                    'or its lawfully held recordings (`soft evaluate MODEL DATA --streams '
+                    'DIR`).']
     out += render_bandwidth(ev)
     out += render_street(ev)
     out += render_far(ev)
