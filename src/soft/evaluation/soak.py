@@ -185,6 +185,8 @@ def soak_main(argv: Sequence[str]) -> int:
     import argparse
     import json
 
+    from soft.cliargs import float_in
+
     p = argparse.ArgumentParser(
         prog='soft soak', description='Police events per sensor-hour from a rosbag2 recorded '
         'on a gateway during a soak (ros2 bag record /soft/events /diagnostics): the site\'s '
@@ -193,7 +195,8 @@ def soak_main(argv: Sequence[str]) -> int:
     p.add_argument('bag', type=Path, help='rosbag2 folder (sqlite3 or mcap)')
     p.add_argument('--events-topic', default=EVENTS_TOPIC)
     p.add_argument('--diagnostics-topic', default='/diagnostics')
-    p.add_argument('--budget', type=float, default=None, metavar='PER_HOUR',
+    p.add_argument('--budget', type=float_in('--budget', 0.0, 1000.0, ' per sensor-hour'),
+                   default=None, metavar='PER_HOUR',
                    help='propose per-class thresholds (the sensors\' class_thresholds '
                    'parameter) under which the false police events would stay within this '
                    'many per sensor-hour')
@@ -202,8 +205,6 @@ def soak_main(argv: Sequence[str]) -> int:
                    'confirmed as real: not false alarms (matched within 1 s)')
     p.add_argument('--json', type=Path, default=None, help='write the summary here')
     args = p.parse_args(list(argv))
-    if args.budget is not None and not args.budget >= 0:
-        p.error(f'--budget {args.budget}: must be >= 0')
     try:
         tally, hours, info = tally_bag(args.bag, args.events_topic, args.diagnostics_topic)
         confirmed = _confirmed(args.confirmed)
