@@ -426,8 +426,7 @@ def run_site(args: Any) -> int:
     finally:
         host.shutdown()
         # the soak figure: police events per hour each sensor really heard
-        sr = classifier.feature_config.sample_rate
-        heard = {sid: node.detector.counters['samples'] / sr / 3600.0
+        heard = {sid: node.detector.heard_s / 3600.0
                  for sid, node in started.items() if getattr(node, 'detector', None)}
         for line in tally.lines(heard):
             print(f'soft run: {line}', file=sys.stderr)

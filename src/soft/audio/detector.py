@@ -511,13 +511,18 @@ class StreamingDetector:
         """Broadband noise floor, dB SPL (nan before the first 0.1 s)."""
         return float(self.level_floor.floor)
 
+    @property
+    def heard_s(self) -> float:
+        """Audio this detector has accepted, s: a soak's sensor-hours."""
+        return self.counters['samples'] / self.sr
+
     def diagnostics(self) -> dict[str, str]:
         """Health figures (strings, for diagnostic_msgs); no timing, the detector has no clock."""
         d = {'noise_floor_db_spl': f'{self.noise_floor_db_spl:.1f}',
              'clipping_ratio': f'{self.clipping.ratio:.6f}',
              'last_error': self.last_error}
         d.update({k: str(v) for k, v in self.counters.items()})
-        d['heard_s'] = f'{self.counters["samples"] / self.sr:.3f}'    # a soak's sensor-hours
+        d['heard_s'] = f'{self.heard_s:.3f}'
         for c in taxonomy.CLASSES[1:]:
             d[f'events.{c.name}'] = str(self.events_per_class[c.id])
         return d

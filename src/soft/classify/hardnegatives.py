@@ -78,30 +78,32 @@ def recordings_check_set(paths: Sequence, fcfg: FeatureConfig,
     for path in paths:
         rec = WindowRecorder(fcfg)
         run = stream_recording(path, rec, cfg, observer=rec.observe)
-        if len(rec.sustained) != len(rec.windows):
-            raise RuntimeError(f'detector observer saw {len(rec.sustained)} windows, the '
-                               f'classifier {len(rec.windows)}')
-        if rec.windows:
-            xs.append(np.stack(rec.windows))
-            sus.extend(rec.sustained)
-            names.extend([f'recording:{path}'] * len(rec.windows))
+        w, s = _recorded(rec, fcfg)
+        xs.append(w)
+        sus.append(s)
+        names.extend([f'recording:{path}'] * len(w))
         seconds += run.seconds
-        files.append({'path': str(path), 'hours': run.seconds / 3600.0,
-                      'windows': len(rec.windows)})
+        files.append({'path': str(path), 'hours': run.seconds / 3600.0, 'windows': len(w)})
         if run.error:
             failed.append([str(path), run.error])
         log(f'threshold check recording {path}: {run.seconds / 3600:.2f} h, '
-            f'{len(rec.windows)} windows' + (f' (stopped: {run.error})' if run.error else ''))
+            f'{len(w)} windows' + (f' (stopped: {run.error})' if run.error else ''))
+    check = _check_set(xs, sus, names, seconds / 3600.0, fcfg, 'recording')
+    return check, {'recordings': len(files), 'hours': check.hours,
+                   'windows': len(check.windows),
+                   'sustained_windows': int(check.sustained.sum()), 'files': files,
+                   'failed': failed}
+
+
+def _check_set(xs: list[np.ndarray], sus: list[np.ndarray], names: list[str], hours: float,
+               fcfg: FeatureConfig, origin: str) -> CheckSet:
+    """Label-0 check windows from per-play window stacks (possibly empty)."""
     x = np.concatenate(xs) if xs else np.zeros((0, fcfg.n_mels, fcfg.window_frames),
                                                dtype=np.float16)
     n = len(x)
-    check = CheckSet(FeatureSet(x, np.zeros(n, dtype=np.int64),
-                                np.full(n, 'recording', dtype='U10'),
-                                np.asarray(names, dtype='U120')),
-                     seconds / 3600.0, np.asarray(sus, dtype=bool))
-    return check, {'recordings': len(files), 'hours': check.hours, 'windows': n,
-                   'sustained_windows': int(check.sustained.sum()), 'files': files,
-                   'failed': failed}
+    return CheckSet(FeatureSet(x, np.zeros(n, dtype=np.int64), np.full(n, origin, dtype='U10'),
+                               np.asarray(names, dtype='U120')), hours,
+                    np.concatenate(sus) if sus else np.zeros(0, dtype=bool))
 
 
 def _require_background(clips: Sequence[tuple[ClipRecord, np.ndarray]], why: str) -> None:
@@ -132,6 +134,11 @@ def _deployed_windows(stream_fs: np.ndarray, fcfg: FeatureConfig, budget: bool =
     rec = WindowRecorder(fcfg)
     x = np.clip(np.asarray(stream_fs, dtype=np.float32), -1.0, 1.0)
     run_stream(x, rec, cfg, fcfg.sample_rate, BLOCK_S, observer=rec.observe)
+    return _recorded(rec, fcfg)
+
+
+def _recorded(rec: WindowRecorder, fcfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The windows a recorder kept and, per window, whether it was a sustained one."""
     if not rec.windows:
         return (np.zeros((0, fcfg.n_mels, fcfg.window_frames), dtype=np.float16),
                 np.zeros(0, dtype=bool))
@@ -261,9 +268,4 @@ def calibration_set(clips: Sequence[tuple[ClipRecord, np.ndarray]],
         sus.append(s)
         names.extend(['stream'] * len(w))
         samples += joined.size
-    x = np.concatenate(xs) if xs else np.zeros((0, fcfg.n_mels, fcfg.window_frames),
-                                               dtype=np.float16)
-    n = len(x)
-    return CheckSet(FeatureSet(x, np.zeros(n, dtype=np.int64), np.full(n, 'calib', dtype='U10'),
-                               np.asarray(names, dtype='U120')), samples / sr / 3600.0,
-                    np.concatenate(sus) if sus else np.zeros(0, dtype=bool))
+    return _check_set(xs, sus, names, samples / sr / 3600.0, fcfg, 'calib')

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Sequence
 from soft.audio.detector import DetectorConfig, StreamingDetector
 from soft.audio.drivers import NS, AudioInputError, FileDriver
 from soft.classify import taxonomy
-from soft.evaluation.intervals import poisson_rate
+from soft.evaluation.intervals import format_ci, poisson_rate
 
 READ_CHUNK_S = 10.0          # audio pulled from the file per step
 LISTED_EVENTS = 100          # police events listed per recording (all are counted)
@@ -131,7 +131,6 @@ def recording_lines(sec: dict | None) -> list[str]:
     """The report's lines for :func:`long_recordings_section` (none when there were none)."""
     if not sec or not sec['recordings']:
         return []
-    from soft.evaluation.intervals import format_ci
     lines = [f'False alarms on long background recordings ({sec["recordings"]} recordings, '
              f'{sec["hours"]:.2f} h, streamed whole at their own level): police events per '
              f'hour {sec["police_per_hour"]:.2f} {format_ci(sec["police_per_hour_ci95"])} '

@@ -24,8 +24,7 @@ class EventTally:
     it from the detectors: a sensor whose microphone failed for a day did not listen)."""
 
     def __init__(self, sensors: list[str]):
-        self.sensors = list(sensors)
-        self.counts: dict[str, Counter] = {s: Counter() for s in self.sensors}
+        self.counts: dict[str, Counter] = {s: Counter() for s in sensors}
 
     def add(self, sensor_id: str, class_id: int) -> None:
         self.counts.setdefault(sensor_id, Counter())[taxonomy.by_id(class_id).name] += 1
